@@ -1,0 +1,191 @@
+// core::Filesystem group commit: one flush and one durable transaction for
+// every file closed (or fsync'd) since the last round.
+//
+// Order within a round (DESIGN §4, invariant 1 and 2):
+//   1. snapshot each file under its lock: zero-fill unwritten tails, mark
+//      its slots committed (later writes copy them), record extents;
+//   2. flush the device, so the bytes the rows will point at are durable;
+//   3. commit all rows in one synchronous=FULL transaction;
+//   4. quarantined slots freed at or before that transaction go back to
+//      the free map.
+#include <algorithm>
+
+#include "common/log.h"
+#include "core/filesystem.h"
+
+namespace slotfs::core {
+namespace {
+
+auto Log() {
+  static auto logger = ModuleLogger("core");
+  return logger;
+}
+
+}  // namespace
+
+Result<meta::FileCommit> Filesystem::SnapshotLocked(ActiveInode& inode) {
+  meta::FileCommit fc;
+  fc.ino = inode.ino;
+  fc.size = inode.row.size;
+  fc.mtime_ns = inode.row.mtime_ns;
+  fc.ctime_ns = inode.row.ctime_ns;
+  for (uint64_t l = 0; l < inode.map.size(); ++l) {
+    SlotRef& r = inode.map[l];
+    if (!r.mapped()) continue;
+    if (r.dirty) {
+      uint64_t slot_start = l * slot_size_;
+      uint64_t need = fc.size > slot_start ? std::min(slot_size_, fc.size - slot_start) : 0;
+      SLOTFS_RETURN_IF_ERROR(ZeroTailLocked(inode, l, need));
+    }
+  }
+  for (uint64_t l = 0; l < inode.map.size(); ++l) {
+    SlotRef& r = inode.map[l];
+    if (!r.mapped()) continue;
+    r.dirty = false;
+    if (!fc.extents.empty()) {
+      meta::Extent& e = fc.extents.back();
+      if (e.lslot + e.count == l && e.slot.value + e.count == r.phys) {
+        ++e.count;
+        continue;
+      }
+    }
+    fc.extents.push_back(meta::Extent{l, SlotId(r.phys), 1});
+  }
+  return fc;
+}
+
+Status Filesystem::CommitBatch(
+    const std::vector<std::shared_ptr<ActiveInode>>& batch) {
+  std::lock_guard run(commit_run_mu_);
+  struct Snap {
+    std::shared_ptr<ActiveInode> inode;
+    uint64_t gen;
+    size_t freed;
+  };
+  std::vector<Snap> snaps;
+  std::vector<meta::FileCommit> commits;
+  Status first_error;
+  for (const auto& inode : batch) {
+    std::unique_lock lock(inode->mu);
+    if (inode->retired) continue;
+    uint64_t gen = inode->gen.load();
+    Result<meta::FileCommit> fc = SnapshotLocked(*inode);
+    if (!fc.ok()) {
+      if (first_error.ok()) first_error = fc.status();
+      continue;
+    }
+    snaps.push_back({inode, gen, inode->freed.size()});
+    commits.push_back(std::move(fc.value()));
+  }
+  bool need_sync = !commits.empty() || store_->durable_seq() < store_->last_seq();
+  if (need_sync) {
+    if (!commits.empty()) {
+      Status st = device_->Flush();
+      if (!st.ok()) {
+        Log()->error("device flush failed; {} files stay uncommitted: {}",
+                     commits.size(), st.ToString());
+        return Status::Error(EIO, "device flush failed: " + st.message());
+      }
+    }
+    std::vector<InodeNo> missing;
+    Status st = store_->CommitFiles(commits, &missing);
+    if (!st.ok()) {
+      Log()->error("commit of {} files failed: {}", commits.size(), st.ToString());
+      return st;
+    }
+  }
+  uint64_t durable = store_->durable_seq();
+  for (Snap& s : snaps) {
+    std::unique_lock lock(s.inode->mu);
+    if (s.inode->retired) continue;  // retirement gave back every slot
+    size_t n = std::min(s.freed, s.inode->freed.size());
+    allocator_.Free({s.inode->freed.data(), n}, durable);
+    s.inode->freed.erase(s.inode->freed.begin(), s.inode->freed.begin() + static_cast<long>(n));
+    uint64_t prev = s.inode->committed_gen.load();
+    if (s.gen > prev) s.inode->committed_gen.store(s.gen);
+  }
+  allocator_.ReleaseDurable(durable);
+  return first_error;
+}
+
+void Filesystem::CommitterLoop() {
+  std::unique_lock lock(table_mu_);
+  while (true) {
+    commit_cv_.wait_for(lock, config_.commit_interval, [&] {
+      return stop_ || urgent_ || !queue_.empty();
+    });
+    if (stop_) break;
+    if (!urgent_ && !queue_.empty()) {
+      // Group: let closes that arrive within the interval join this round.
+      commit_cv_.wait_for(lock, config_.commit_interval, [&] { return stop_ || urgent_; });
+      if (stop_) break;
+    }
+    bool periodic = queue_.empty() && !urgent_;
+    if (periodic && store_->durable_seq() >= store_->last_seq() &&
+        !allocator_.HasQuarantine()) {
+      continue;
+    }
+    std::vector<std::shared_ptr<ActiveInode>> batch;
+    batch.swap(queue_);
+    for (auto& inode : batch) inode->queued = false;
+    urgent_ = false;
+    uint64_t round = ++rounds_begun_;
+    lock.unlock();
+    Status st = CommitBatch(batch);
+    lock.lock();
+    rounds_done_ = round;
+    if (!st.ok()) {
+      last_failed_round_ = round;
+      for (auto& inode : batch) {
+        if (inode->gen.load() != inode->committed_gen.load()) EnqueueLocked(inode, false);
+      }
+    }
+    for (auto& inode : batch) MaybeForgetLocked(inode);
+    done_cv_.notify_all();
+  }
+}
+
+Status Filesystem::Fsync(OpenFile& of) {
+  std::unique_lock lock(table_mu_);
+  if (of.inode->gen.load() == of.inode->committed_gen.load() &&
+      store_->durable_seq() >= store_->last_seq()) {
+    return Status::Ok();
+  }
+  if (!committer_.joinable()) {
+    lock.unlock();
+    return CommitNow();
+  }
+  EnqueueLocked(of.inode, true);
+  uint64_t target = rounds_begun_ + 1;
+  done_cv_.wait(lock, [&] { return rounds_done_ >= target || stop_; });
+  if (last_failed_round_ >= target || rounds_done_ < target) {
+    return Status::Error(EIO, "commit failed; see the slotfs log");
+  }
+  return Status::Ok();
+}
+
+Status Filesystem::CommitNow() {
+  std::vector<std::shared_ptr<ActiveInode>> batch;
+  {
+    std::lock_guard lock(table_mu_);
+    batch.swap(queue_);
+    for (auto& inode : batch) inode->queued = false;
+    for (auto& [ino, inode] : active_) {
+      if (inode->gen.load() != inode->committed_gen.load() &&
+          std::find(batch.begin(), batch.end(), inode) == batch.end()) {
+        batch.push_back(inode);
+      }
+    }
+  }
+  Status st = CommitBatch(batch);
+  std::lock_guard lock(table_mu_);
+  for (auto& inode : batch) {
+    if (!st.ok() && inode->gen.load() != inode->committed_gen.load()) {
+      EnqueueLocked(inode, false);
+    }
+    MaybeForgetLocked(inode);
+  }
+  return st;
+}
+
+}  // namespace slotfs::core

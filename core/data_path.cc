@@ -1,0 +1,280 @@
+// core::Filesystem data path: reads, writes, truncation, copy-on-write.
+//
+// Every device I/O is kIoAlign-aligned; unaligned requests are staged in an
+// aligned buffer with read-modify-write of the edge blocks. Bytes of a
+// dirty slot at or past its `valid` mark are never returned: reads zero
+// them, writes that start past it zero the gap.
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/log.h"
+#include "core/filesystem.h"
+
+namespace slotfs::core {
+namespace {
+
+auto Log() {
+  static auto logger = ModuleLogger("core");
+  return logger;
+}
+
+LogRateLimiter& IoErrorLimiter() {
+  static LogRateLimiter limiter(10);
+  return limiter;
+}
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+Status IoError(const Status& st, InodeNo ino, const char* what) {
+  if (IoErrorLimiter().Allow()) {
+    Log()->error("inode {}: {} failed: {}", ino.value, what, st.ToString());
+  }
+  return Status::Error(EIO, std::string(what) + ": " + st.message());
+}
+
+}  // namespace
+
+DevOffset Filesystem::SlotByte(uint64_t phys, uint64_t byte_in_slot) const {
+  return DevOffset(layout_.SlotOffset(SlotId(phys)).value + byte_in_slot);
+}
+
+std::optional<SlotId> Filesystem::HintFor(const ActiveInode& inode,
+                                          uint64_t lslot) const {
+  if (lslot > 0 && lslot - 1 < inode.map.size() && inode.map[lslot - 1].mapped()) {
+    return SlotId(inode.map[lslot - 1].phys + 1);
+  }
+  if (lslot + 1 < inode.map.size() && inode.map[lslot + 1].mapped() &&
+      inode.map[lslot + 1].phys > 0) {
+    return SlotId(inode.map[lslot + 1].phys - 1);
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------- read
+
+Result<ReadResult> Filesystem::Read(OpenFile& of, uint64_t offset, size_t size) {
+  ActiveInode& inode = *of.inode;
+  std::shared_lock lock(inode.mu);
+  ReadResult out;
+  uint64_t file_size = inode.row.size;
+  if (offset >= file_size || size == 0) return out;
+  uint64_t end = std::min<uint64_t>(offset + size, file_size);
+  uint64_t a0 = AlignDown(offset, kIoAlign);
+  uint64_t a1 = AlignUp(end, kIoAlign);
+  out.buffer = blockdev::AlignedBuffer(a1 - a0);
+  out.offset = offset - a0;
+  out.length = end - offset;
+
+  std::vector<blockdev::IoOp> ops;
+  for (uint64_t l = a0 / slot_size_; l * slot_size_ < a1; ++l) {
+    uint64_t slot_start = l * slot_size_;
+    uint64_t s0 = std::max(a0, slot_start);
+    uint64_t s1 = std::min(a1, slot_start + slot_size_);
+    if (l >= inode.map.size() || !inode.map[l].mapped()) continue;  // hole: zeros
+    const SlotRef& ref = inode.map[l];
+    uint64_t readable_end = slot_start + (ref.dirty ? AlignUp(ref.valid, kIoAlign) : slot_size_);
+    uint64_t r1 = std::min(s1, readable_end);
+    if (r1 > s0) {
+      ops.push_back({blockdev::IoOp::Kind::kRead, SlotByte(ref.phys, s0 - slot_start),
+                     out.buffer.data() + (s0 - a0), r1 - s0});
+    }
+  }
+  if (!ops.empty()) {
+    Status st = device_->Run(ops);
+    if (!st.ok()) return IoError(st, inode.ino, "read");
+  }
+  // Bytes of dirty slots past `valid` were read with their block: zero them.
+  for (uint64_t l = a0 / slot_size_; l * slot_size_ < a1; ++l) {
+    if (l >= inode.map.size() || !inode.map[l].mapped() || !inode.map[l].dirty) continue;
+    uint64_t slot_start = l * slot_size_;
+    uint64_t z0 = std::max(a0, slot_start + inode.map[l].valid);
+    uint64_t z1 = std::min(a1, slot_start + AlignUp(inode.map[l].valid, kIoAlign));
+    if (z1 > z0) std::memset(out.buffer.data() + (z0 - a0), 0, z1 - z0);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- write
+
+Result<size_t> Filesystem::Write(OpenFile& of, uint64_t offset,
+                                 std::span<const uint8_t> data) {
+  if (data.empty()) return size_t{0};
+  if (offset >= max_file_size_ || data.size() > max_file_size_ - offset) {
+    return Status::Error(EFBIG, "write past the maximum file size");
+  }
+  ActiveInode& inode = *of.inode;
+  std::unique_lock lock(inode.mu);
+  if (inode.retired) return Status::Error(EIO, "file was removed");
+  uint64_t at = (of.flags & O_APPEND) ? inode.row.size : offset;
+  if ((of.flags & O_APPEND) && (at >= max_file_size_ || data.size() > max_file_size_ - at)) {
+    return Status::Error(EFBIG, "write past the maximum file size");
+  }
+  SLOTFS_RETURN_IF_ERROR(WriteLocked(inode, at, data));
+  return data.size();
+}
+
+Status Filesystem::WriteLocked(ActiveInode& inode, uint64_t offset,
+                               std::span<const uint8_t> data) {
+  uint64_t end = offset + data.size();
+  uint64_t last = (end - 1) / slot_size_;
+  if (inode.map.size() <= last) inode.map.resize(last + 1);
+  Status st;
+  for (uint64_t l = offset / slot_size_; l <= last; ++l) {
+    uint64_t slot_start = l * slot_size_;
+    uint64_t b = std::max(offset, slot_start) - slot_start;
+    uint64_t e = std::min(end, slot_start + slot_size_) - slot_start;
+    st = PrepareSlotLocked(inode, l, b, e);
+    if (!st.ok()) break;
+    st = WriteSlotLocked(inode, l, b, e, data.data() + (slot_start + b - offset));
+    if (!st.ok()) break;
+    // Grow the size slot by slot, so a failure later in the request leaves
+    // every byte below the size written.
+    inode.row.size = std::max(inode.row.size, slot_start + e);
+  }
+  inode.row.mtime_ns = inode.row.ctime_ns = NowNs();
+  inode.gen.fetch_add(1);
+  return st;
+}
+
+Status Filesystem::PrepareSlotLocked(ActiveInode& inode, uint64_t lslot,
+                                     uint64_t begin, uint64_t end) {
+  SlotRef& ref = inode.map[lslot];
+  if (ref.mapped() && ref.dirty) return Status::Ok();
+  if (!ref.mapped()) {
+    Result<SlotId> slot = allocator_.Allocate(HintFor(inode, lslot));
+    if (!slot.ok()) return Status::Error(ENOSPC, "no free slot");
+    ref = SlotRef{slot->value, 0, true};
+    return Status::Ok();
+  }
+  // Committed slot: its bytes below the file size are data.
+  uint64_t slot_start = lslot * slot_size_;
+  uint64_t old_valid =
+      inode.row.size > slot_start ? std::min(slot_size_, inode.row.size - slot_start) : 0;
+  uint64_t keep = (begin == 0 && end >= old_valid) ? 0 : old_valid;
+  return CopySlotLocked(inode, lslot, keep);
+}
+
+Status Filesystem::CopySlotLocked(ActiveInode& inode, uint64_t lslot,
+                                  uint64_t keep) {
+  SlotRef& ref = inode.map[lslot];
+  Result<SlotId> fresh = allocator_.Allocate(HintFor(inode, lslot));
+  if (!fresh.ok()) return Status::Error(ENOSPC, "no free slot");
+  if (keep > 0) {
+    blockdev::AlignedBuffer buf(AlignUp(keep, kIoAlign));
+    Status st = device_->Read(SlotByte(ref.phys, 0), buf.data(), buf.size());
+    if (st.ok()) st = device_->Write(SlotByte(fresh->value, 0), buf.data(), buf.size());
+    if (!st.ok()) {
+      SlotId f = fresh.value();
+      allocator_.FreeNow({&f, 1});
+      return IoError(st, inode.ino, "copy-on-write");
+    }
+  }
+  inode.freed.push_back(SlotId(ref.phys));
+  ref = SlotRef{fresh->value, keep, true};
+  return Status::Ok();
+}
+
+Status Filesystem::WriteSlotLocked(ActiveInode& inode, uint64_t lslot,
+                                   uint64_t begin, uint64_t end,
+                                   const uint8_t* src) {
+  SlotRef& ref = inode.map[lslot];
+  uint64_t valid = ref.valid;
+  // Bytes [r0, end) are written; a gap [valid, begin) is written as zeros.
+  uint64_t r0 = std::min(begin, valid);
+  uint64_t a0 = AlignDown(r0, kIoAlign);
+  uint64_t a1 = AlignUp(end, kIoAlign);
+  blockdev::AlignedBuffer buf(a1 - a0);
+  std::vector<blockdev::IoOp> reads;
+  bool head = a0 < r0;  // [a0, r0) is existing data
+  if (head) {
+    reads.push_back({blockdev::IoOp::Kind::kRead, SlotByte(ref.phys, a0), buf.data(), kIoAlign});
+  }
+  uint64_t tail_block = a1 - kIoAlign;
+  if (end < valid && end % kIoAlign != 0 && !(head && tail_block == a0)) {
+    // [end, a1) is existing data.
+    reads.push_back({blockdev::IoOp::Kind::kRead, SlotByte(ref.phys, tail_block),
+                     buf.data() + (tail_block - a0), kIoAlign});
+  }
+  if (!reads.empty()) {
+    Status st = device_->Run(reads);
+    if (!st.ok()) return IoError(st, inode.ino, "read-modify-write");
+  }
+  if (begin > valid) std::memset(buf.data() + (valid - a0), 0, begin - valid);
+  std::memcpy(buf.data() + (begin - a0), src, end - begin);
+  if (end >= valid) std::memset(buf.data() + (end - a0), 0, a1 - end);
+  Status st = device_->Write(SlotByte(ref.phys, a0), buf.data(), buf.size());
+  if (!st.ok()) return IoError(st, inode.ino, "write");
+  ref.valid = std::max(valid, end);
+  return Status::Ok();
+}
+
+Status Filesystem::ZeroTailLocked(ActiveInode& inode, uint64_t lslot, uint64_t upto) {
+  SlotRef& ref = inode.map[lslot];
+  if (ref.valid >= upto) return Status::Ok();
+  uint64_t a0 = AlignDown(ref.valid, kIoAlign);
+  uint64_t a1 = AlignUp(upto, kIoAlign);
+  blockdev::AlignedBuffer buf(a1 - a0);
+  if (a0 < ref.valid) {
+    Status st = device_->Read(SlotByte(ref.phys, a0), buf.data(), kIoAlign);
+    if (!st.ok()) return IoError(st, inode.ino, "read-modify-write");
+    std::memset(buf.data() + (ref.valid - a0), 0, a1 - ref.valid);
+  }
+  Status st = device_->Write(SlotByte(ref.phys, a0), buf.data(), buf.size());
+  if (!st.ok()) return IoError(st, inode.ino, "zero fill");
+  ref.valid = upto;
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- truncate
+
+Status Filesystem::TruncateLocked(ActiveInode& inode, uint64_t new_size) {
+  if (new_size > max_file_size_) {
+    return Status::Error(EFBIG, "size past the maximum file size");
+  }
+  uint64_t old_size = inode.row.size;
+  if (new_size < old_size) {
+    uint64_t keep = (new_size + slot_size_ - 1) / slot_size_;
+    std::vector<SlotId> now;
+    for (uint64_t l = keep; l < inode.map.size(); ++l) {
+      SlotRef& r = inode.map[l];
+      if (!r.mapped()) continue;
+      if (r.dirty) {
+        now.push_back(SlotId(r.phys));
+      } else {
+        inode.freed.push_back(SlotId(r.phys));
+      }
+    }
+    allocator_.FreeNow(now);
+    if (inode.map.size() > keep) inode.map.resize(keep);
+    uint64_t partial = new_size % slot_size_;
+    if (partial != 0 && keep > 0 && inode.map[keep - 1].mapped()) {
+      SlotRef& r = inode.map[keep - 1];
+      if (r.dirty) {
+        r.valid = std::min(r.valid, partial);
+      } else {
+        // Its bytes past the new size must read as zero if the file grows
+        // again; a committed slot is never written, so copy what remains.
+        SLOTFS_RETURN_IF_ERROR(CopySlotLocked(inode, keep - 1, partial));
+      }
+    }
+  } else if (new_size > old_size) {
+    uint64_t partial = old_size % slot_size_;
+    uint64_t l = old_size / slot_size_;
+    if (partial != 0 && l < inode.map.size() && inode.map[l].mapped() &&
+        !inode.map[l].dirty) {
+      SLOTFS_RETURN_IF_ERROR(CopySlotLocked(inode, l, partial));
+    }
+  }
+  inode.row.size = new_size;
+  inode.row.mtime_ns = inode.row.ctime_ns = NowNs();
+  inode.gen.fetch_add(1);
+  return Status::Ok();
+}
+
+}  // namespace slotfs::core

@@ -1,0 +1,641 @@
+// core::Filesystem: lifecycle, namespace operations, attributes, xattrs.
+// The data path is in data_path.cc, group commit in committer.cc.
+#include "core/filesystem.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cinttypes>
+
+#include "common/log.h"
+
+namespace slotfs::core {
+namespace {
+
+auto Log() {
+  static auto logger = ModuleLogger("core");
+  return logger;
+}
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+constexpr std::string_view kXattrPrefix = "user.slotfs.";
+constexpr std::string_view kXattrNames[] = {
+    "user.slotfs.slots", "user.slotfs.extents", "user.slotfs.size",
+    "user.slotfs.state", "user.slotfs.pin",     "user.slotfs.slot_size"};
+
+bool IsDir(uint32_t mode) { return S_ISDIR(mode); }
+
+}  // namespace
+
+Status CoreConfig::Validate() const {
+  if (commit_interval.count() < 1 || commit_interval.count() > 60'000) {
+    return Status::Error(EINVAL, "commit interval must be 1..60000 ms");
+  }
+  if (alloc_stride == 0) return Status::Error(EINVAL, "alloc stride must be > 0");
+  return Status::Ok();
+}
+
+Filesystem::Filesystem(std::unique_ptr<blockdev::Device> device,
+                       const blockdev::Superblock& sb,
+                       std::unique_ptr<meta::Store> store,
+                       const CoreConfig& config)
+    : sb_(sb),
+      layout_(sb),
+      config_(config),
+      slot_size_(sb.slot_size),
+      device_(std::move(device)),
+      store_(std::move(store)),
+      allocator_(sb.slot_count, config.alloc_stride) {
+  uint64_t capacity = sb.slot_count * sb.slot_size;
+  max_file_size_ = config.max_file_size == 0
+                       ? capacity
+                       : std::min(config.max_file_size, capacity);
+}
+
+Result<std::unique_ptr<Filesystem>> Filesystem::Open(
+    std::unique_ptr<blockdev::Device> device, const blockdev::Superblock& sb,
+    std::unique_ptr<meta::Store> store, const CoreConfig& config) {
+  SLOTFS_RETURN_IF_ERROR(config.Validate());
+  auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<Filesystem> fs(
+      new Filesystem(std::move(device), sb, std::move(store), config));
+  SLOTFS_ASSIGN_OR_RETURN(fs->mount_summary_.recovery, fs->store_->Recover());
+  Status st = fs->store_->ForEachExtent(
+      [&](InodeNo ino, const meta::Extent& e) -> Status {
+        Status s = fs->allocator_.MarkUsed(e.slot, e.count);
+        if (!s.ok()) {
+          return Status::Error(EUCLEAN, "inode " + std::to_string(ino.value) +
+                                            ": " + s.message() +
+                                            "; run 'slotfs check --repair'");
+        }
+        return s;
+      });
+  SLOTFS_RETURN_IF_ERROR(st);
+  fs->mount_summary_.slots_used = fs->allocator_.usage().used;
+  fs->mount_summary_.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto& r = fs->mount_summary_.recovery;
+  Log()->info(
+      "mounted {}: uuid {}, {} slots of {} KiB, engine {}; recovery: {} files "
+      "kept, {} uncommitted writes discarded, {} extents dropped, {} slots in "
+      "use, {:.3f} s",
+      fs->device_->path(), blockdev::UuidToString(sb.uuid), sb.slot_count,
+      sb.slot_size / 1024, fs->device_->engine_name(), r.files_kept,
+      r.writes_discarded, r.extents_dropped, fs->mount_summary_.slots_used,
+      fs->mount_summary_.seconds);
+  return fs;
+}
+
+Filesystem::~Filesystem() { (void)Shutdown(); }
+
+void Filesystem::Start() {
+  std::lock_guard lock(table_mu_);
+  if (committer_.joinable() || shut_down_) return;
+  stop_ = false;
+  committer_ = std::thread([this] { CommitterLoop(); });
+}
+
+Status Filesystem::Shutdown() {
+  {
+    std::lock_guard lock(table_mu_);
+    if (shut_down_) return Status::Ok();
+    shut_down_ = true;
+    stop_ = true;
+  }
+  commit_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
+  // Commit what is left: queued files and any file still holding changes.
+  std::vector<std::shared_ptr<ActiveInode>> batch;
+  {
+    std::lock_guard lock(table_mu_);
+    for (auto& [ino, inode] : active_) {
+      if (inode->gen.load() != inode->committed_gen.load()) batch.push_back(inode);
+    }
+    queue_.clear();
+  }
+  Status st = CommitBatch(batch);
+  if (!st.ok()) Log()->error("final commit failed: {}", st.ToString());
+  Status cp = store_->Checkpoint();
+  if (!cp.ok()) Log()->warn("database checkpoint at unmount failed: {}", cp.ToString());
+  auto u = allocator_.usage();
+  Log()->info("unmounted {}: {} slots used, {} free", device_->path(), u.used,
+              u.free + u.quarantined);
+  return st;
+}
+
+// ---------------------------------------------------------------- attributes
+
+Attr Filesystem::AttrFromRow(const meta::InodeRow& row) const {
+  Attr a;
+  a.ino = row.ino;
+  a.mode = row.mode;
+  a.nlink = IsDir(row.mode) ? 2 : 1;
+  a.uid = row.uid;
+  a.gid = row.gid;
+  a.size = IsDir(row.mode) ? 0 : row.size;
+  a.blocks = row.slots * (slot_size_ / 512);
+  a.atime_ns = row.atime_ns;
+  a.mtime_ns = row.mtime_ns;
+  a.ctime_ns = row.ctime_ns;
+  return a;
+}
+
+Attr Filesystem::AttrFromActive(const ActiveInode& inode) const {
+  Attr a = AttrFromRow(inode.row);
+  uint64_t slots = 0;
+  for (const SlotRef& r : inode.map) slots += r.mapped() ? 1 : 0;
+  a.blocks = slots * (slot_size_ / 512);
+  return a;
+}
+
+Attr Filesystem::AttrOf(const meta::InodeRow& row) {
+  std::shared_ptr<ActiveInode> inode;
+  {
+    std::lock_guard lock(table_mu_);
+    auto it = active_.find(row.ino);
+    if (it != active_.end()) inode = it->second;
+  }
+  if (!inode) return AttrFromRow(row);
+  std::shared_lock lock(inode->mu);
+  return AttrFromActive(*inode);
+}
+
+Result<Attr> Filesystem::Lookup(InodeNo parent, std::string_view name) {
+  SLOTFS_RETURN_IF_ERROR(CheckName(name));
+  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->Lookup(parent, name));
+  return AttrOf(row);
+}
+
+Result<Attr> Filesystem::GetAttr(InodeNo ino) {
+  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->GetInode(ino));
+  return AttrOf(row);
+}
+
+Result<Attr> Filesystem::SetAttr(InodeNo ino, const SetAttrRequest& req,
+                                 OpenFile* of) {
+  std::shared_ptr<ActiveInode> inode;
+  if (of) {
+    inode = of->inode;
+  } else {
+    std::lock_guard lock(table_mu_);
+    SLOTFS_ASSIGN_OR_RETURN(inode, LoadLocked(ino));
+  }
+  Result<Attr> out = [&]() -> Result<Attr> {
+    std::unique_lock lock(inode->mu);
+    if (inode->retired) return Status::Error(ENOENT, "file was removed");
+    meta::InodeRow row = inode->row;
+    int64_t now = NowNs();
+    if (req.size) {
+      if (IsDir(row.mode)) return Status::Error(EISDIR, "truncate of a directory");
+      SLOTFS_RETURN_IF_ERROR(TruncateLocked(*inode, *req.size));
+      row.mtime_ns = inode->row.mtime_ns;
+      row.ctime_ns = inode->row.ctime_ns;
+    }
+    if (req.mode) row.mode = (row.mode & S_IFMT) | (*req.mode & 07777);
+    if (req.uid) row.uid = *req.uid;
+    if (req.gid) row.gid = *req.gid;
+    if (req.atime_ns) row.atime_ns = *req.atime_ns == SetAttrRequest::kTimeNow ? now : *req.atime_ns;
+    if (req.mtime_ns) row.mtime_ns = *req.mtime_ns == SetAttrRequest::kTimeNow ? now : *req.mtime_ns;
+    if (req.mode || req.uid || req.gid || req.atime_ns || req.mtime_ns) row.ctime_ns = now;
+    if (req.mode || req.uid || req.gid || req.atime_ns || req.mtime_ns) {
+      // ENOENT here means the name is gone but the file is still open: the
+      // change applies to the open file only.
+      Status st = store_->UpdateAttrs(row);
+      if (!st.ok() && st.code() != ENOENT) return st;
+    }
+    inode->row.mode = row.mode;
+    inode->row.uid = row.uid;
+    inode->row.gid = row.gid;
+    inode->row.atime_ns = row.atime_ns;
+    inode->row.mtime_ns = row.mtime_ns;
+    inode->row.ctime_ns = row.ctime_ns;
+    return AttrFromActive(*inode);
+  }();
+  if (!of) {
+    std::lock_guard lock(table_mu_);
+    if (inode->gen.load() != inode->committed_gen.load()) {
+      EnqueueLocked(inode, false);
+    } else {
+      MaybeForgetLocked(inode);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- namespace
+
+Status Filesystem::CheckName(std::string_view name) {
+  if (name.size() > kNameMax) {
+    return Status::Error(ENAMETOOLONG, "name longer than 255 bytes");
+  }
+  if (name.empty() || name == "." || name == ".." ||
+      name.find('/') != std::string_view::npos ||
+      name.find('\0') != std::string_view::npos) {
+    return Status::Error(EINVAL, "invalid name");
+  }
+  return Status::Ok();
+}
+
+Result<Attr> Filesystem::MkDir(InodeNo parent, std::string_view name,
+                               uint32_t mode, uint32_t uid, uint32_t gid) {
+  SLOTFS_RETURN_IF_ERROR(CheckName(name));
+  std::lock_guard ns(ns_mu_);
+  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow dir, store_->GetInode(parent));
+  if (!IsDir(dir.mode)) return Status::Error(ENOTDIR, "parent is not a directory");
+  SLOTFS_ASSIGN_OR_RETURN(
+      meta::InodeRow row,
+      store_->CreateInode(parent, name, S_IFDIR | (mode & 07777), uid, gid,
+                          NowNs(), meta::InodeState::kComplete));
+  return AttrFromRow(row);
+}
+
+Status Filesystem::RmDir(InodeNo parent, std::string_view name) {
+  SLOTFS_RETURN_IF_ERROR(CheckName(name));
+  std::lock_guard ns(ns_mu_);
+  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->Lookup(parent, name));
+  if (!IsDir(row.mode)) return Status::Error(ENOTDIR, "not a directory");
+  SLOTFS_ASSIGN_OR_RETURN(bool children, store_->HasChildren(row.ino));
+  if (children) return Status::Error(ENOTEMPTY, "directory not empty");
+  return store_->DeleteInode(row.ino).status();
+}
+
+Status Filesystem::Unlink(InodeNo parent, std::string_view name) {
+  SLOTFS_RETURN_IF_ERROR(CheckName(name));
+  std::lock_guard ns(ns_mu_);
+  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->Lookup(parent, name));
+  if (IsDir(row.mode)) return Status::Error(EISDIR, "is a directory");
+  std::lock_guard table(table_mu_);
+  SLOTFS_ASSIGN_OR_RETURN(std::vector<meta::Extent> ext, store_->DeleteInode(row.ino));
+  DropInodeLocked(row.ino, ext);
+  return Status::Ok();
+}
+
+void Filesystem::DropInodeLocked(InodeNo ino,
+                                 const std::vector<meta::Extent>& extents) {
+  auto it = active_.find(ino);
+  if (it == active_.end()) {
+    std::vector<SlotId> slots;
+    for (const meta::Extent& e : extents) {
+      for (uint64_t i = 0; i < e.count; ++i) slots.push_back(SlotId(e.slot.value + i));
+    }
+    allocator_.Free(slots, store_->last_seq());
+    return;
+  }
+  // The active inode owns every slot the row had (its map was loaded from
+  // it, or replaced it); it gives them back when the last open goes.
+  std::shared_ptr<ActiveInode> inode = it->second;
+  inode->unlinked = true;
+  if (inode->open_count == 0) RetireLocked(*inode);
+}
+
+void Filesystem::RetireLocked(ActiveInode& inode) {
+  std::unique_lock lock(inode.mu);
+  if (inode.retired) return;
+  inode.retired = true;
+  std::vector<SlotId> dirty, committed;
+  for (const SlotRef& r : inode.map) {
+    if (!r.mapped()) continue;
+    (r.dirty ? dirty : committed).push_back(SlotId(r.phys));
+  }
+  committed.insert(committed.end(), inode.freed.begin(), inode.freed.end());
+  inode.map.clear();
+  inode.freed.clear();
+  allocator_.FreeNow(dirty);
+  allocator_.Free(committed, store_->last_seq());
+  lock.unlock();
+  active_.erase(inode.ino);
+}
+
+Status Filesystem::Rename(InodeNo parent, std::string_view name,
+                          InodeNo new_parent, std::string_view new_name,
+                          unsigned flags) {
+  SLOTFS_RETURN_IF_ERROR(CheckName(name));
+  SLOTFS_RETURN_IF_ERROR(CheckName(new_name));
+  if (flags & RENAME_EXCHANGE) return Status::Error(ENOTSUP, "RENAME_EXCHANGE");
+  if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE)) {
+    return Status::Error(EINVAL, "unsupported rename flags");
+  }
+  std::lock_guard ns(ns_mu_);
+  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow src, store_->Lookup(parent, name));
+  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow dst_dir, store_->GetInode(new_parent));
+  if (!IsDir(dst_dir.mode)) return Status::Error(ENOTDIR, "target parent is not a directory");
+  if (IsDir(src.mode)) {
+    // A directory may not move below itself.
+    for (InodeNo p = new_parent; p.value != 0 && p != kRootInode;) {
+      if (p == src.ino) return Status::Error(EINVAL, "cannot move a directory into itself");
+      SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow pr, store_->GetInode(p));
+      p = pr.parent;
+    }
+  }
+  InodeNo replaced(0);
+  Result<meta::InodeRow> dst = store_->Lookup(new_parent, new_name);
+  if (dst.ok()) {
+    if (dst->ino == src.ino) return Status::Ok();
+    if (flags & RENAME_NOREPLACE) return Status::Error(EEXIST, "target exists");
+    if (IsDir(src.mode) && !IsDir(dst->mode)) return Status::Error(ENOTDIR, "target is not a directory");
+    if (!IsDir(src.mode) && IsDir(dst->mode)) return Status::Error(EISDIR, "target is a directory");
+    if (IsDir(dst->mode)) {
+      SLOTFS_ASSIGN_OR_RETURN(bool children, store_->HasChildren(dst->ino));
+      if (children) return Status::Error(ENOTEMPTY, "target directory not empty");
+    }
+    replaced = dst->ino;
+  } else if (dst.status().code() != ENOENT) {
+    return dst.status();
+  }
+  std::lock_guard table(table_mu_);
+  SLOTFS_ASSIGN_OR_RETURN(
+      std::vector<meta::Extent> ext,
+      store_->Rename(src.ino, new_parent, new_name, replaced, NowNs()));
+  if (replaced.value != 0) DropInodeLocked(replaced, ext);
+  return Status::Ok();
+}
+
+Result<std::vector<DirEntry>> Filesystem::ReadDir(InodeNo dir, uint64_t offset,
+                                                  size_t max) {
+  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow self, store_->GetInode(dir));
+  if (!IsDir(self.mode)) return Status::Error(ENOTDIR, "not a directory");
+  std::vector<DirEntry> out;
+  // Offsets: "." -> 1, ".." -> 2, child with inode i -> i + 2. Inode numbers
+  // are never reused, so offsets stay valid while entries come and go.
+  if (offset < 1 && out.size() < max) {
+    out.push_back({".", AttrFromRow(self), 1});
+  }
+  if (offset < 2 && out.size() < max) {
+    meta::InodeRow parent = self;
+    if (self.ino != kRootInode) {
+      Result<meta::InodeRow> p = store_->GetInode(self.parent);
+      if (p.ok()) parent = p.value();
+    }
+    out.push_back({"..", AttrFromRow(parent), 2});
+  }
+  if (out.size() >= max) return out;
+  InodeNo after(offset >= 2 ? offset - 2 : 0);
+  SLOTFS_ASSIGN_OR_RETURN(std::vector<meta::InodeRow> rows,
+                          store_->ListChildren(dir, after, max - out.size()));
+  for (meta::InodeRow& r : rows) {
+    uint64_t next = r.ino.value + 2;
+    Attr a = AttrOf(r);
+    out.push_back({std::move(r.name), a, next});
+  }
+  return out;
+}
+
+FsStats Filesystem::StatFs() {
+  FsStats s;
+  auto u = allocator_.usage();
+  s.slots_total = sb_.slot_count;
+  s.slots_free = u.free;
+  s.slots_used = u.used;
+  s.slots_quarantined = u.quarantined;
+  uint64_t per_slot = slot_size_ / s.block_size;
+  s.blocks = sb_.slot_count * per_slot;
+  s.blocks_free = u.free * per_slot;
+  return s;
+}
+
+// ---------------------------------------------------------------- open files
+
+Result<std::shared_ptr<ActiveInode>> Filesystem::LoadLocked(InodeNo ino) {
+  auto it = active_.find(ino);
+  if (it != active_.end()) return it->second;
+  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->GetInode(ino));
+  auto inode = std::make_shared<ActiveInode>(std::move(row));
+  if (!IsDir(inode->row.mode)) {
+    SLOTFS_ASSIGN_OR_RETURN(std::vector<meta::Extent> ext, store_->GetExtents(ino));
+    uint64_t nslots = (inode->row.size + slot_size_ - 1) / slot_size_;
+    for (const meta::Extent& e : ext) nslots = std::max(nslots, e.lslot + e.count);
+    inode->map.resize(nslots);
+    for (const meta::Extent& e : ext) {
+      for (uint64_t i = 0; i < e.count; ++i) {
+        inode->map[e.lslot + i] = SlotRef{e.slot.value + i, 0, false};
+      }
+    }
+  }
+  active_.emplace(ino, inode);
+  return inode;
+}
+
+void Filesystem::MaybeForgetLocked(const std::shared_ptr<ActiveInode>& inode) {
+  if (inode->open_count == 0 && !inode->queued && !inode->unlinked &&
+      inode->gen.load() == inode->committed_gen.load()) {
+    auto it = active_.find(inode->ino);
+    if (it != active_.end() && it->second == inode) active_.erase(it);
+  }
+}
+
+void Filesystem::EnqueueLocked(const std::shared_ptr<ActiveInode>& inode,
+                               bool urgent) {
+  if (!inode->queued && !inode->unlinked) {
+    inode->queued = true;
+    queue_.push_back(inode);
+  }
+  if (urgent) urgent_ = true;
+  commit_cv_.notify_one();
+}
+
+Result<std::unique_ptr<OpenFile>> Filesystem::Create(
+    InodeNo parent, std::string_view name, uint32_t mode, uint32_t uid,
+    uint32_t gid, int flags, Attr* attr) {
+  SLOTFS_RETURN_IF_ERROR(CheckName(name));
+  std::shared_ptr<ActiveInode> inode;
+  {
+    std::lock_guard ns(ns_mu_);
+    SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow dir, store_->GetInode(parent));
+    if (!IsDir(dir.mode)) return Status::Error(ENOTDIR, "parent is not a directory");
+    Result<meta::InodeRow> existing = store_->Lookup(parent, name);
+    if (existing.ok()) {
+      if (flags & O_EXCL) return Status::Error(EEXIST, "file exists");
+      if (IsDir(existing->mode)) return Status::Error(EISDIR, "is a directory");
+      InodeNo ino = existing->ino;
+      // O_CREAT without O_EXCL on an existing file: a plain open.
+      auto of = Open(ino, flags);
+      if (of.ok() && attr) {
+        std::shared_lock lock((*of)->inode->mu);
+        *attr = AttrFromActive(*(*of)->inode);
+      }
+      return of;
+    }
+    SLOTFS_ASSIGN_OR_RETURN(
+        meta::InodeRow row,
+        store_->CreateInode(parent, name, S_IFREG | (mode & 07777), uid, gid,
+                            NowNs(), meta::InodeState::kWriting));
+    inode = std::make_shared<ActiveInode>(std::move(row));
+    // Never committed: the first flush must commit it even if empty.
+    inode->gen.store(1);
+    std::lock_guard table(table_mu_);
+    inode->open_count = 1;
+    active_.emplace(inode->ino, inode);
+  }
+  if (attr) *attr = AttrFromRow(inode->row);
+  auto of = std::make_unique<OpenFile>();
+  of->inode = std::move(inode);
+  of->flags = flags;
+  return of;
+}
+
+Result<std::unique_ptr<OpenFile>> Filesystem::Open(InodeNo ino, int flags) {
+  std::shared_ptr<ActiveInode> inode;
+  {
+    std::lock_guard table(table_mu_);
+    SLOTFS_ASSIGN_OR_RETURN(inode, LoadLocked(ino));
+    if (inode->unlinked) return Status::Error(ENOENT, "file was removed");
+    ++inode->open_count;
+  }
+  auto of = std::make_unique<OpenFile>();
+  of->inode = inode;
+  of->flags = flags;
+  if (IsDir(inode->row.mode) && (flags & O_ACCMODE) != O_RDONLY) {
+    Release(std::move(of));
+    return Status::Error(EISDIR, "is a directory");
+  }
+  if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) {
+    Status st;
+    {
+      std::unique_lock lock(inode->mu);
+      st = TruncateLocked(*inode, 0);
+    }
+    if (!st.ok()) {
+      Release(std::move(of));
+      return st;
+    }
+  }
+  return of;
+}
+
+Status Filesystem::Flush(OpenFile& of) {
+  std::lock_guard table(table_mu_);
+  if (of.inode->gen.load() != of.inode->committed_gen.load()) {
+    EnqueueLocked(of.inode, false);
+  }
+  return Status::Ok();
+}
+
+void Filesystem::Release(std::unique_ptr<OpenFile> of) {
+  std::lock_guard table(table_mu_);
+  std::shared_ptr<ActiveInode> inode = std::move(of->inode);
+  --inode->open_count;
+  assert(inode->open_count >= 0);  // more releases than opens is a fs/ bug
+  if (inode->open_count > 0) return;
+  if (inode->unlinked) {
+    RetireLocked(*inode);
+    return;
+  }
+  if (inode->gen.load() != inode->committed_gen.load()) {
+    EnqueueLocked(inode, false);
+    return;
+  }
+  MaybeForgetLocked(inode);
+}
+
+// ---------------------------------------------------------------- xattrs
+
+Result<std::string> Filesystem::GetXattr(InodeNo ino, std::string_view name) {
+  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->GetInode(ino));
+  if (IsDir(row.mode) || name.substr(0, kXattrPrefix.size()) != kXattrPrefix) {
+    return Status::Error(ENODATA, "no such attribute");
+  }
+  std::string key(name.substr(kXattrPrefix.size()));
+  if (key == "pin") return std::to_string(row.pin);
+  if (key == "slot_size") return std::to_string(slot_size_);
+  // The rest describe content: take it from the active inode if any.
+  std::vector<SlotRef> map;
+  uint64_t size = row.size;
+  std::string state = "committed";
+  std::shared_ptr<ActiveInode> inode;
+  {
+    std::lock_guard table(table_mu_);
+    auto it = active_.find(ino);
+    if (it != active_.end()) inode = it->second;
+  }
+  if (inode) {
+    std::shared_lock lock(inode->mu);
+    map = inode->map;
+    size = inode->row.size;
+    if (inode->gen.load() != inode->committed_gen.load()) state = "pending";
+  } else {
+    SLOTFS_ASSIGN_OR_RETURN(std::vector<meta::Extent> ext, store_->GetExtents(ino));
+    for (const meta::Extent& e : ext) {
+      if (map.size() < e.lslot + e.count) map.resize(e.lslot + e.count);
+      for (uint64_t i = 0; i < e.count; ++i) map[e.lslot + i].phys = e.slot.value + i;
+    }
+  }
+  if (key == "size") return std::to_string(size);
+  if (key == "state") return state;
+  // Runs of physically consecutive slots, in logical order.
+  std::string slots;
+  uint64_t extents = 0;
+  for (size_t i = 0; i < map.size();) {
+    if (!map[i].mapped()) {
+      ++i;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < map.size() && map[j].mapped() && map[j].phys == map[j - 1].phys + 1) ++j;
+    if (!slots.empty()) slots += ',';
+    slots += std::to_string(map[i].phys);
+    if (j - i > 1) slots += '-' + std::to_string(map[j - 1].phys);
+    ++extents;
+    i = j;
+  }
+  if (key == "slots") return slots;
+  if (key == "extents") return std::to_string(extents);
+  return Status::Error(ENODATA, "no such attribute");
+}
+
+Result<std::vector<std::string>> Filesystem::ListXattr(InodeNo ino) {
+  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->GetInode(ino));
+  std::vector<std::string> out;
+  if (IsDir(row.mode)) return out;
+  for (std::string_view n : kXattrNames) out.emplace_back(n);
+  return out;
+}
+
+Status Filesystem::SetXattr(InodeNo ino, std::string_view name,
+                            std::string_view value, int flags) {
+  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->GetInode(ino));
+  if (name != "user.slotfs.pin") {
+    if (name.substr(0, kXattrPrefix.size()) == kXattrPrefix) {
+      return Status::Error(EPERM, "read-only slotfs attribute");
+    }
+    return Status::Error(ENOTSUP, "slotfs stores no other extended attributes");
+  }
+  if (IsDir(row.mode)) return Status::Error(ENOTSUP, "directories cannot be pinned");
+  if (flags & XATTR_CREATE) return Status::Error(EEXIST, "attribute exists");
+  uint32_t pin;
+  if (value == "1") {
+    pin = 1;
+  } else if (value == "0") {
+    pin = 0;
+  } else {
+    return Status::Error(EINVAL, "user.slotfs.pin takes 0 or 1");
+  }
+  SLOTFS_RETURN_IF_ERROR(store_->SetPin(ino, pin));
+  std::lock_guard table(table_mu_);
+  auto it = active_.find(ino);
+  if (it != active_.end()) {
+    std::unique_lock lock(it->second->mu);
+    it->second->row.pin = pin;
+  }
+  return Status::Ok();
+}
+
+Status Filesystem::RemoveXattr(InodeNo ino, std::string_view name) {
+  if (name == "user.slotfs.pin") return SetXattr(ino, name, "0", 0);
+  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->GetInode(ino));
+  (void)row;
+  if (name.substr(0, kXattrPrefix.size()) == kXattrPrefix) {
+    return Status::Error(EPERM, "read-only slotfs attribute");
+  }
+  return Status::Error(ENODATA, "no such attribute");
+}
+
+}  // namespace slotfs::core

@@ -1,0 +1,253 @@
+// core::Filesystem: slotfs's filesystem logic, free of FUSE.
+//
+// Owns the device, the metadata store, the slot allocator and the committer
+// thread. Every operation returns an errno-carrying Status/Result; fs/ turns
+// those into FUSE replies. Unit tests drive this class with no mount.
+//
+// Consistency (DESIGN §4):
+//  - File bytes are written to slots before a WRITE is answered, so data is
+//    visible to every process as soon as close() returns.
+//  - A file's size and extents commit only in a group commit, after the
+//    device is flushed; fsync() waits for that commit.
+//  - Committed slots are never overwritten: a write to one goes to a fresh
+//    slot (copy-on-write), and the old slot is quarantined until the commit
+//    that stops pointing at it is durable.
+//  - A crash loses at most the uncommitted window: recovery drops files
+//    whose first content never committed and rebuilds the free map from
+//    committed extents.
+//
+// Thread safety: every public method may be called concurrently.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "blockdev/aligned_buffer.h"
+#include "blockdev/device.h"
+#include "blockdev/format.h"
+#include "common/status.h"
+#include "common/types.h"
+#include "core/inode.h"
+#include "meta/allocator.h"
+#include "meta/store.h"
+
+namespace slotfs::core {
+
+inline constexpr size_t kNameMax = 255;
+
+struct CoreConfig {
+  // Longest a closed file waits before its commit starts (group commit).
+  std::chrono::milliseconds commit_interval{50};
+  // Largest file size; 0 means the data capacity (slot_count * slot_size).
+  uint64_t max_file_size = 0;
+  // Allocator stride: room each new file gets to grow contiguously.
+  uint64_t alloc_stride = 64;
+
+  Status Validate() const;
+};
+
+struct Attr {
+  InodeNo ino;
+  uint32_t mode = 0;
+  uint32_t nlink = 1;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t size = 0;
+  uint64_t blocks = 0;  // 512-byte units allocated
+  int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
+};
+
+struct SetAttrRequest {
+  std::optional<uint32_t> mode;  // permission bits only
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  std::optional<uint64_t> size;
+  std::optional<int64_t> atime_ns;  // kTimeNow for "now"
+  std::optional<int64_t> mtime_ns;
+  static constexpr int64_t kTimeNow = -1;
+};
+
+struct DirEntry {
+  std::string name;
+  Attr attr;
+  uint64_t next_offset = 0;  // offset to resume after this entry
+};
+
+struct FsStats {
+  uint64_t block_size = 4096;
+  uint64_t blocks = 0;       // in block_size units
+  uint64_t blocks_free = 0;
+  uint64_t slots_total = 0, slots_free = 0, slots_used = 0, slots_quarantined = 0;
+  uint64_t name_max = kNameMax;
+};
+
+// A read's result: `length` bytes at buffer.data() + offset.
+struct ReadResult {
+  blockdev::AlignedBuffer buffer;
+  size_t offset = 0;
+  size_t length = 0;
+  const uint8_t* data() const { return buffer.data() + offset; }
+};
+
+// One open() of a file.
+struct OpenFile {
+  std::shared_ptr<ActiveInode> inode;
+  int flags = 0;
+};
+
+struct MountSummary {
+  meta::RecoverySummary recovery;
+  uint64_t slots_used = 0;
+  double seconds = 0;
+};
+
+class Filesystem {
+ public:
+  // Recovers the store (drops uncommitted files), rebuilds the free map and
+  // logs one summary line. EUCLEAN if the extents are inconsistent (a slot
+  // owned twice, out of range). Does not start threads.
+  static Result<std::unique_ptr<Filesystem>> Open(
+      std::unique_ptr<blockdev::Device> device, const blockdev::Superblock& sb,
+      std::unique_ptr<meta::Store> store, const CoreConfig& config);
+  ~Filesystem();
+
+  // Starts the committer. Call after any fork (daemonizing).
+  void Start();
+  // Commits everything, stops the committer, checkpoints the database.
+  // Idempotent; also run by the destructor.
+  Status Shutdown();
+
+  const MountSummary& mount_summary() const { return mount_summary_; }
+  const blockdev::Superblock& superblock() const { return sb_; }
+  uint64_t max_file_size() const { return max_file_size_; }
+  blockdev::Device& device() { return *device_; }
+
+  // --- namespace ---
+  Result<Attr> Lookup(InodeNo parent, std::string_view name);
+  Result<Attr> GetAttr(InodeNo ino);
+  // `of` may be null (setattr by path).
+  Result<Attr> SetAttr(InodeNo ino, const SetAttrRequest& req, OpenFile* of);
+  Result<Attr> MkDir(InodeNo parent, std::string_view name, uint32_t mode,
+                     uint32_t uid, uint32_t gid);
+  Status RmDir(InodeNo parent, std::string_view name);
+  Status Unlink(InodeNo parent, std::string_view name);
+  // flags: 0 or RENAME_NOREPLACE; RENAME_EXCHANGE gives ENOTSUP.
+  Status Rename(InodeNo parent, std::string_view name, InodeNo new_parent,
+                std::string_view new_name, unsigned flags);
+  // Entries from `offset` (0 = start), at most `max` of them.
+  Result<std::vector<DirEntry>> ReadDir(InodeNo dir, uint64_t offset, size_t max);
+  FsStats StatFs();
+
+  // --- files ---
+  // Creates and opens a regular file (O_EXCL honoured: EEXIST).
+  Result<std::unique_ptr<OpenFile>> Create(InodeNo parent, std::string_view name,
+                                           uint32_t mode, uint32_t uid,
+                                           uint32_t gid, int flags, Attr* attr);
+  Result<std::unique_ptr<OpenFile>> Open(InodeNo ino, int flags);
+  Result<ReadResult> Read(OpenFile& of, uint64_t offset, size_t size);
+  // Writes all of `data` or fails (never a short write): EFBIG past the
+  // maximum file size, ENOSPC with no free slot, EIO on device failure.
+  Result<size_t> Write(OpenFile& of, uint64_t offset, std::span<const uint8_t> data);
+  // close(): queues the file's changes for the next group commit.
+  Status Flush(OpenFile& of);
+  // Returns once the file's content and size are durable.
+  Status Fsync(OpenFile& of);
+  void Release(std::unique_ptr<OpenFile> of);
+
+  // --- extended attributes (user.slotfs.*) ---
+  Result<std::string> GetXattr(InodeNo ino, std::string_view name);
+  Result<std::vector<std::string>> ListXattr(InodeNo ino);
+  Status SetXattr(InodeNo ino, std::string_view name, std::string_view value,
+                  int flags);
+  Status RemoveXattr(InodeNo ino, std::string_view name);
+
+  // Commits every queued file now and waits (tests, unmount).
+  Status CommitNow();
+
+ private:
+  Filesystem(std::unique_ptr<blockdev::Device> device,
+             const blockdev::Superblock& sb, std::unique_ptr<meta::Store> store,
+             const CoreConfig& config);
+
+  // --- filesystem.cc helpers ---
+  Attr AttrFromRow(const meta::InodeRow& row) const;
+  // REQUIRES: inode.mu held (any mode).
+  Attr AttrFromActive(const ActiveInode& inode) const;
+  // Attr of `row`, overlaid by its active inode if any. Takes table_mu_.
+  Attr AttrOf(const meta::InodeRow& row);
+  // Returns the active inode for `ino`, loading it from the store.
+  // REQUIRES: table_mu_ held.
+  Result<std::shared_ptr<ActiveInode>> LoadLocked(InodeNo ino);
+  // Gives back the slots of a file whose name is gone. `extents` are the
+  // deleted row's extents, used when the file is not active.
+  // REQUIRES: table_mu_ held.
+  void DropInodeLocked(InodeNo ino, const std::vector<meta::Extent>& extents);
+  // REQUIRES: table_mu_ held; inode unlinked and closed.
+  void RetireLocked(ActiveInode& inode);
+  // Removes `inode` from the table if closed and clean. REQUIRES: table_mu_.
+  void MaybeForgetLocked(const std::shared_ptr<ActiveInode>& inode);
+  void EnqueueLocked(const std::shared_ptr<ActiveInode>& inode, bool urgent);
+  static Status CheckName(std::string_view name);
+
+  // --- data_path.cc ---
+  // REQUIRES: inode.mu held exclusively.
+  Status WriteLocked(ActiveInode& inode, uint64_t offset, std::span<const uint8_t> data);
+  Status TruncateLocked(ActiveInode& inode, uint64_t new_size);
+  // Makes logical slot `lslot` writable for bytes [begin, end) of the slot:
+  // allocates a hole, or copies a committed slot to a fresh one.
+  Status PrepareSlotLocked(ActiveInode& inode, uint64_t lslot, uint64_t begin, uint64_t end);
+  // Copy-on-write of committed logical slot `lslot`, keeping its first
+  // `keep` bytes.
+  Status CopySlotLocked(ActiveInode& inode, uint64_t lslot, uint64_t keep);
+  Status WriteSlotLocked(ActiveInode& inode, uint64_t lslot, uint64_t begin,
+                         uint64_t end, const uint8_t* src);
+  // Zero-fills dirty slot bytes [valid, upto). 
+  Status ZeroTailLocked(ActiveInode& inode, uint64_t lslot, uint64_t upto);
+  std::optional<SlotId> HintFor(const ActiveInode& inode, uint64_t lslot) const;
+  DevOffset SlotByte(uint64_t phys, uint64_t byte_in_slot) const;
+
+  // --- committer.cc ---
+  void CommitterLoop();
+  // One group commit of `batch`. Returns the round's status.
+  Status CommitBatch(const std::vector<std::shared_ptr<ActiveInode>>& batch);
+  // Snapshot for commit. REQUIRES: inode.mu held exclusively.
+  Result<meta::FileCommit> SnapshotLocked(ActiveInode& inode);
+
+  const blockdev::Superblock sb_;
+  const blockdev::Layout layout_;
+  const CoreConfig config_;
+  const uint64_t slot_size_;
+  uint64_t max_file_size_;
+  std::unique_ptr<blockdev::Device> device_;
+  std::unique_ptr<meta::Store> store_;
+  meta::Allocator allocator_;
+  MountSummary mount_summary_;
+
+  // Lock order: ns_mu_ -> table_mu_ -> ActiveInode::mu -> (store, allocator
+  // internal locks). No lock is held across a FUSE reply.
+  std::mutex ns_mu_;  // serializes namespace changes (create/unlink/rename/...)
+  std::mutex table_mu_;
+  std::unordered_map<InodeNo, std::shared_ptr<ActiveInode>> active_;  // table_mu_
+  std::vector<std::shared_ptr<ActiveInode>> queue_;                  // table_mu_
+  bool urgent_ = false;                                              // table_mu_
+  bool stop_ = false;                                                // table_mu_
+  uint64_t rounds_begun_ = 0, rounds_done_ = 0, last_failed_round_ = 0;  // table_mu_
+  std::condition_variable commit_cv_;  // wakes the committer
+  std::condition_variable done_cv_;    // wakes fsync waiters
+  std::mutex commit_run_mu_;           // one CommitBatch at a time
+  std::thread committer_;
+  bool shut_down_ = false;
+};
+
+}  // namespace slotfs::core

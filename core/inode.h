@@ -1,0 +1,63 @@
+// core::ActiveInode: the in-memory state of a file that is open or has
+// changes not yet committed. Files that are neither live only in SQLite, so
+// memory is bounded by open files plus the commit queue, not by file count.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <shared_mutex>
+#include <vector>
+
+#include "common/types.h"
+#include "meta/store.h"
+
+namespace slotfs::core {
+
+// Where logical slot L of a file lives.
+struct SlotRef {
+  static constexpr uint64_t kNone = std::numeric_limits<uint64_t>::max();
+  uint64_t phys = kNone;  // SlotId value, or kNone for a hole (reads zero)
+  // Dirty slots: bytes [0, valid) of the slot hold file data; bytes beyond
+  // read as zero. Committed slots hold data for every byte below the file
+  // size, and `valid` is unused.
+  uint64_t valid = 0;
+  // True while no durable row can point at this slot: it may be written in
+  // place and, if dropped, freed at once. A committed slot (dirty == false)
+  // is never written again: changes go to a copy (copy-on-write).
+  bool dirty = false;
+
+  bool mapped() const { return phys != kNone; }
+};
+
+struct ActiveInode {
+  explicit ActiveInode(meta::InodeRow r) : ino(r.ino), row(std::move(r)) {}
+
+  const InodeNo ino;
+
+  // Shared by reads for the whole device I/O; exclusive for every change of
+  // content or attributes. Lock order: Filesystem::table_mu_ before mu.
+  std::shared_mutex mu;
+
+  // --- guarded by mu ---
+  meta::InodeRow row;          // attributes; row.size is the logical size
+  std::vector<SlotRef> map;    // index: logical slot
+  // Committed slots replaced since the last commit; released (quarantined)
+  // once a commit that no longer points at them is durable.
+  std::vector<SlotId> freed;
+  // Unlinked and closed: every slot has been given back. Nothing may use
+  // this inode any more.
+  bool retired = false;
+
+  // Content generation: bumped on every change of content or size. The
+  // committer records which generation it made durable.
+  std::atomic<uint64_t> gen{0};
+  std::atomic<uint64_t> committed_gen{0};
+
+  // --- guarded by Filesystem::table_mu_ ---
+  int open_count = 0;
+  bool unlinked = false;
+  bool queued = false;  // in the commit queue
+};
+
+}  // namespace slotfs::core

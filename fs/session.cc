@@ -1,0 +1,106 @@
+// fs::Session: FUSE session set-up, mount, daemonizing and the request loop.
+#include "fs/session.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "fs/fuse_ops.h"
+
+namespace slotfs::fs {
+namespace {
+
+auto Log() {
+  static auto logger = ModuleLogger("fs");
+  return logger;
+}
+
+// Escapes commas and backslashes for a -o value.
+std::string EscapeOption(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == ',' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Session::Context {
+  OpsContext ops;
+};
+
+Result<std::unique_ptr<Session>> Session::Mount(core::Filesystem* fs,
+                                                const SessionOptions& options) {
+  std::unique_ptr<Session> s(new Session());
+  s->options_ = options;
+  s->ctx_ = std::make_unique<Context>();
+  s->ctx_->ops.fs = fs;
+  s->ctx_->ops.attr_timeout = options.attr_timeout;
+  s->ctx_->ops.entry_timeout = options.entry_timeout;
+
+  std::string opts = "default_permissions,subtype=slotfs,fsname=" +
+                     EscapeOption(options.fsname);
+  for (const std::string& o : options.fuse_options) {
+    if (o == "no_default_permissions") continue;
+    opts += "," + o;
+  }
+  if (std::find(options.fuse_options.begin(), options.fuse_options.end(),
+                "no_default_permissions") != options.fuse_options.end()) {
+    opts.erase(0, std::string("default_permissions,").size());
+  }
+  std::vector<std::string> argv_store = {"slotfs", "-o", opts};
+  std::vector<char*> argv;
+  for (std::string& a : argv_store) argv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  s->se_ = fuse_session_new(&args, &SlotfsOps(), sizeof(fuse_lowlevel_ops),
+                            &s->ctx_->ops);
+  if (!s->se_) {
+    return Status::Error(EINVAL, "cannot create the FUSE session (bad -o option? "
+                                 "libfuse says why above)");
+  }
+  if (fuse_session_mount(s->se_, options.mountpoint.c_str()) != 0) {
+    return Status::Error(EIO, "cannot mount on " + options.mountpoint +
+                                  " (libfuse says why above)");
+  }
+  s->mounted_ = true;
+  if (fuse_set_signal_handlers(s->se_) != 0) {
+    return Status::Error(EIO, "cannot install signal handlers");
+  }
+  return s;
+}
+
+Session::~Session() {
+  if (se_) {
+    fuse_remove_signal_handlers(se_);
+    if (mounted_) fuse_session_unmount(se_);
+    fuse_session_destroy(se_);
+  }
+}
+
+Status Session::Daemonize() {
+  if (fuse_daemonize(0) != 0) return Status::Error(EIO, "cannot daemonize");
+  return Status::Ok();
+}
+
+int Session::Run() {
+  fuse_loop_config* cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(cfg, options_.max_threads);
+  fuse_loop_cfg_set_idle_threads(cfg, std::max(2u, options_.max_threads / 2));
+  fuse_loop_cfg_set_clone_fd(cfg, 0);
+  int rc = fuse_session_loop_mt(se_, cfg);
+  fuse_loop_cfg_destroy(cfg);
+  Status st = ctx_->ops.fs->Shutdown();
+  if (!st.ok()) {
+    Log()->error("shutdown: {}", st.ToString());
+    if (rc == 0) rc = 1;
+  }
+  fuse_remove_signal_handlers(se_);
+  if (mounted_) {
+    fuse_session_unmount(se_);
+    mounted_ = false;
+  }
+  return rc < 0 ? 1 : rc;
+}
+
+}  // namespace slotfs::fs

@@ -1,0 +1,50 @@
+// fs::Session: mounts a core::Filesystem through the FUSE low-level API and
+// runs the multi-threaded request loop. The only module that includes FUSE
+// headers (with fuse_ops.cc).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "core/filesystem.h"
+
+struct fuse_session;
+
+namespace slotfs::fs {
+
+struct SessionOptions {
+  std::string mountpoint;
+  std::string fsname;  // shown as the mount source
+  // Options for FUSE, each "name" or "name=value" (from -o).
+  std::vector<std::string> fuse_options;
+  unsigned max_threads = 16;
+  double attr_timeout = 1.0;   // seconds
+  double entry_timeout = 1.0;  // seconds
+};
+
+class Session {
+ public:
+  // Creates the session and mounts it. EINVAL for bad FUSE options, EIO
+  // (with libfuse's message on stderr) if the mount fails.
+  static Result<std::unique_ptr<Session>> Mount(core::Filesystem* fs,
+                                                const SessionOptions& options);
+  ~Session();
+
+  // Detaches from the terminal (fork; the parent exits 0). Call after Mount.
+  Status Daemonize();
+  // Serves requests until unmounted or signalled; then shuts the filesystem
+  // down and unmounts. Returns 0 on a clean end.
+  int Run();
+
+ private:
+  Session() = default;
+  struct Context;
+  std::unique_ptr<Context> ctx_;
+  fuse_session* se_ = nullptr;
+  SessionOptions options_;
+  bool mounted_ = false;
+};
+
+}  // namespace slotfs::fs

@@ -1,0 +1,641 @@
+// meta::Store implementation: schema, statements, transactions.
+#include "meta/store.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace slotfs::meta {
+namespace {
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE meta(
+  key   TEXT PRIMARY KEY,
+  value ANY NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE inodes(
+  ino      INTEGER PRIMARY KEY AUTOINCREMENT,
+  parent   INTEGER NOT NULL,
+  name     BLOB NOT NULL,
+  mode     INTEGER NOT NULL,
+  uid      INTEGER NOT NULL,
+  gid      INTEGER NOT NULL,
+  size     INTEGER NOT NULL DEFAULT 0,
+  slots    INTEGER NOT NULL DEFAULT 0,
+  atime_ns INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  ctime_ns INTEGER NOT NULL,
+  state    INTEGER NOT NULL DEFAULT 0,
+  pin      INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX inodes_by_name ON inodes(parent, name);
+CREATE INDEX inodes_by_parent ON inodes(parent, ino);
+CREATE INDEX inodes_writing ON inodes(state) WHERE state <> 0;
+CREATE TABLE extents(
+  ino   INTEGER NOT NULL,
+  lslot INTEGER NOT NULL,
+  slot  INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY(ino, lslot)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::string_view kInodeCols =
+    "ino, parent, name, mode, uid, gid, size, slots, atime_ns, mtime_ns, "
+    "ctime_ns, state, pin";
+
+InodeRow ReadRow(const Stmt& s) {
+  InodeRow r;
+  r.ino = InodeNo(static_cast<uint64_t>(s.Int(0)));
+  r.parent = InodeNo(static_cast<uint64_t>(s.Int(1)));
+  r.name = s.Blob(2);
+  r.mode = static_cast<uint32_t>(s.Int(3));
+  r.uid = static_cast<uint32_t>(s.Int(4));
+  r.gid = static_cast<uint32_t>(s.Int(5));
+  r.size = static_cast<uint64_t>(s.Int(6));
+  r.slots = static_cast<uint64_t>(s.Int(7));
+  r.atime_ns = s.Int(8);
+  r.mtime_ns = s.Int(9);
+  r.ctime_ns = s.Int(10);
+  r.state = static_cast<InodeState>(s.Int(11));
+  r.pin = static_cast<uint32_t>(s.Int(12));
+  return r;
+}
+
+std::string Describe(const blockdev::Uuid& uuid, uint64_t slot_size,
+                     uint64_t slot_count, uint64_t data_offset) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf,
+                "uuid %s, slot size %" PRIu64 ", %" PRIu64
+                " slots, data offset %" PRIu64,
+                blockdev::UuidToString(uuid).c_str(), slot_size, slot_count,
+                data_offset);
+  return buf;
+}
+
+Status ApplyPragmas(Db& db, int64_t cache_kib) {
+  SLOTFS_RETURN_IF_ERROR(db.Exec("PRAGMA journal_mode=WAL"));
+  SLOTFS_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=NORMAL"));
+  SLOTFS_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys=OFF"));
+  SLOTFS_RETURN_IF_ERROR(db.Exec("PRAGMA temp_store=MEMORY"));
+  SLOTFS_RETURN_IF_ERROR(db.Exec("PRAGMA mmap_size=0"));
+  return db.Exec("PRAGMA cache_size=-" + std::to_string(cache_kib));
+}
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+struct Store::Statements {
+  Stmt get_inode, lookup, insert_inode, update_attrs, delete_inode,
+      delete_extents, get_extents, insert_extent, rename, has_children,
+      list_children, set_pin, commit_file, bump_seq;
+};
+
+Store::~Store() {
+  st_.reset();  // statements before the connection
+}
+
+Result<std::unique_ptr<Store>> Store::Create(const std::string& path,
+                                             const blockdev::Superblock& sb,
+                                             uid_t uid, gid_t gid,
+                                             bool overwrite) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!overwrite) {
+      return Status::Error(EEXIST, "database " + path +
+                                       " already exists (use --force to "
+                                       "replace it)");
+    }
+  }
+  if (overwrite) {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      std::string p = path + suffix;
+      if (::unlink(p.c_str()) != 0 && errno != ENOENT) {
+        return Status::FromErrno(errno, "cannot remove " + p);
+      }
+    }
+  }
+  auto store = std::unique_ptr<Store>(new Store());
+  store->path_ = path;
+  SLOTFS_ASSIGN_OR_RETURN(
+      store->db_,
+      Db::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  Db& db = store->db_;
+  SLOTFS_RETURN_IF_ERROR(ApplyPragmas(db, 4096));
+  SLOTFS_RETURN_IF_ERROR(
+      db.Exec("PRAGMA application_id=" + std::to_string(kApplicationId)));
+  {
+    Txn txn(db);
+    SLOTFS_RETURN_IF_ERROR(txn.status());
+    SLOTFS_RETURN_IF_ERROR(db.Exec(kSchema));
+    SLOTFS_ASSIGN_OR_RETURN(
+        Stmt put, Stmt::Prepare(db, "INSERT INTO meta(key, value) VALUES(?, ?)"));
+    auto put_int = [&](std::string_view k, int64_t v) -> Status {
+      put.Reset();
+      put.BindText(1, k);
+      put.Bind(2, v);
+      return put.Run();
+    };
+    put.Reset();
+    put.BindText(1, "uuid");
+    put.BindText(2, blockdev::UuidToString(sb.uuid));
+    SLOTFS_RETURN_IF_ERROR(put.Run());
+    SLOTFS_RETURN_IF_ERROR(put_int("slot_size", static_cast<int64_t>(sb.slot_size)));
+    SLOTFS_RETURN_IF_ERROR(put_int("slot_count", static_cast<int64_t>(sb.slot_count)));
+    SLOTFS_RETURN_IF_ERROR(put_int("data_offset", static_cast<int64_t>(sb.data_offset)));
+    SLOTFS_RETURN_IF_ERROR(put_int("format_version", sb.format_version));
+    SLOTFS_RETURN_IF_ERROR(put_int("created_unix_ns", static_cast<int64_t>(sb.created_unix_ns)));
+    SLOTFS_ASSIGN_OR_RETURN(
+        Stmt root,
+        Stmt::Prepare(db,
+                      "INSERT INTO inodes(ino, parent, name, mode, uid, gid, "
+                      "atime_ns, mtime_ns, ctime_ns) VALUES(1, 0, x'', ?, ?, "
+                      "?, ?, ?, ?)"));
+    int64_t now = NowNs();
+    root.Bind(1, static_cast<int64_t>(S_IFDIR | 0755));
+    root.Bind(2, static_cast<int64_t>(uid));
+    root.Bind(3, static_cast<int64_t>(gid));
+    root.Bind(4, now);
+    root.Bind(5, now);
+    root.Bind(6, now);
+    SLOTFS_RETURN_IF_ERROR(root.Run());
+    SLOTFS_RETURN_IF_ERROR(
+        db.Exec("PRAGMA user_version=" + std::to_string(kSchemaVersion)));
+    SLOTFS_RETURN_IF_ERROR(txn.Commit());
+  }
+  SLOTFS_RETURN_IF_ERROR(db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  SLOTFS_RETURN_IF_ERROR(store->Prepare());
+  SLOTFS_RETURN_IF_ERROR(store->Sync());
+  return store;
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
+                                           const blockdev::Superblock& sb,
+                                           const StoreOptions& options) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::FromErrno(errno, "database " + path);
+  }
+  auto store = std::unique_ptr<Store>(new Store());
+  store->path_ = path;
+  int flags = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+  SLOTFS_ASSIGN_OR_RETURN(store->db_, Db::Open(path, flags));
+  Status pr = ApplyPragmas(store->db_, options.cache_kib);
+  if (!pr.ok()) {
+    return Status::Error(pr.code(), "database " + path +
+                                        " cannot be used: " + pr.message());
+  }
+  SLOTFS_RETURN_IF_ERROR(store->CheckBinding(sb));
+  SLOTFS_RETURN_IF_ERROR(store->Prepare());
+  return store;
+}
+
+Status Store::CheckBinding(const blockdev::Superblock& sb) {
+  Result<DbBinding> b = [&]() -> Result<DbBinding> {
+    auto app = Stmt::Prepare(db_, "PRAGMA application_id");
+    if (!app.ok()) return app.status();
+    Result<bool> row = app->Step();
+    if (!row.ok()) return row.status();
+    if (!row.value() || app->Int(0) != kApplicationId) {
+      return Status::Error(EUCLEAN, "not a slotfs database");
+    }
+    DbBinding out;
+    auto q = Stmt::Prepare(db_, "SELECT key, value FROM meta");
+    if (!q.ok()) return q.status();
+    for (;;) {
+      Result<bool> r = q->Step();
+      if (!r.ok()) return r.status();
+      if (!r.value()) break;
+      std::string key = q->Blob(0);
+      if (key == "uuid") {
+        auto u = blockdev::UuidFromString(q->Blob(1));
+        if (!u.ok()) return u.status();
+        out.uuid = u.value();
+      } else if (key == "slot_size") {
+        out.slot_size = static_cast<uint64_t>(q->Int(1));
+      } else if (key == "slot_count") {
+        out.slot_count = static_cast<uint64_t>(q->Int(1));
+      } else if (key == "data_offset") {
+        out.data_offset = static_cast<uint64_t>(q->Int(1));
+      }
+    }
+    return out;
+  }();
+  if (!b.ok()) {
+    return Status::Error(EUCLEAN, "database " + path_ +
+                                      " is not a usable slotfs database (" +
+                                      b.status().message() +
+                                      "); run 'slotfs check' or re-format");
+  }
+  const DbBinding& d = b.value();
+  if (d.uuid != sb.uuid || d.slot_size != sb.slot_size ||
+      d.slot_count != sb.slot_count || d.data_offset != sb.data_offset) {
+    return Status::Error(
+        EUCLEAN,
+        "database " + path_ + " belongs to another filesystem: database has " +
+            Describe(d.uuid, d.slot_size, d.slot_count, d.data_offset) +
+            "; device superblock has " +
+            Describe(sb.uuid, sb.slot_size, sb.slot_count, sb.data_offset) +
+            ". Pass --db with the database created for this device, or "
+            "re-format the device");
+  }
+  return Status::Ok();
+}
+
+Status Store::Prepare() {
+  st_ = std::make_unique<Statements>();
+  auto prep = [&](Stmt& s, const std::string& sql) -> Status {
+    auto r = Stmt::Prepare(db_, sql);
+    if (!r.ok()) return r.status();
+    s = std::move(r.value());
+    return Status::Ok();
+  };
+  std::string cols(kInodeCols);
+  SLOTFS_RETURN_IF_ERROR(prep(st_->get_inode, "SELECT " + cols + " FROM inodes WHERE ino=?"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->lookup, "SELECT " + cols + " FROM inodes WHERE parent=? AND name=?"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->insert_inode,
+      "INSERT INTO inodes(parent, name, mode, uid, gid, atime_ns, mtime_ns, "
+      "ctime_ns, state) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->update_attrs,
+      "UPDATE inodes SET mode=?, uid=?, gid=?, atime_ns=?, mtime_ns=?, "
+      "ctime_ns=? WHERE ino=?"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->delete_inode, "DELETE FROM inodes WHERE ino=?"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->delete_extents, "DELETE FROM extents WHERE ino=?"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->get_extents,
+      "SELECT lslot, slot, count FROM extents WHERE ino=? ORDER BY lslot"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->insert_extent,
+      "INSERT INTO extents(ino, lslot, slot, count) VALUES(?, ?, ?, ?)"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->rename,
+      "UPDATE inodes SET parent=?, name=?, ctime_ns=? WHERE ino=?"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->has_children, "SELECT 1 FROM inodes WHERE parent=? LIMIT 1"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->list_children,
+      "SELECT " + cols + " FROM inodes WHERE parent=? AND ino>? ORDER BY ino LIMIT ?"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->set_pin, "UPDATE inodes SET pin=? WHERE ino=?"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->commit_file,
+      "UPDATE inodes SET size=?, slots=?, mtime_ns=?, ctime_ns=?, state=0 WHERE ino=?"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->bump_seq,
+      "INSERT INTO meta(key, value) VALUES('sync_seq', 1) ON CONFLICT(key) "
+      "DO UPDATE SET value=value+1"));
+  return Status::Ok();
+}
+
+Status Store::SetSynchronous(bool full) {
+  return db_.Exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+}
+
+void Store::NoteCommitted(bool durable) {
+  uint64_t seq = last_seq_.fetch_add(1) + 1;
+  if (durable) durable_seq_.store(seq);
+}
+
+Result<RecoverySummary> Store::Recover() {
+  std::lock_guard lock(mu_);
+  RecoverySummary out;
+  SLOTFS_RETURN_IF_ERROR(SetSynchronous(true));
+  struct Restore {
+    Store* s;
+    ~Restore() { (void)s->SetSynchronous(false); }
+  } restore{this};
+  Txn txn(db_);
+  SLOTFS_RETURN_IF_ERROR(txn.status());
+  SLOTFS_ASSIGN_OR_RETURN(
+      Stmt count_ext,
+      Stmt::Prepare(db_, "SELECT count(*) FROM extents WHERE ino IN "
+                         "(SELECT ino FROM inodes WHERE state<>0)"));
+  SLOTFS_ASSIGN_OR_RETURN(bool has, count_ext.Step());
+  if (has) out.extents_dropped = static_cast<uint64_t>(count_ext.Int(0));
+  SLOTFS_RETURN_IF_ERROR(db_.Exec(
+      "DELETE FROM extents WHERE ino IN (SELECT ino FROM inodes WHERE state<>0)"));
+  SLOTFS_RETURN_IF_ERROR(db_.Exec("DELETE FROM inodes WHERE state<>0"));
+  out.writes_discarded = static_cast<uint64_t>(db_.Changes());
+  SLOTFS_ASSIGN_OR_RETURN(
+      Stmt files, Stmt::Prepare(db_, "SELECT count(*) FROM inodes WHERE (mode & 61440) = 32768"));
+  SLOTFS_ASSIGN_OR_RETURN(has, files.Step());
+  if (has) out.files_kept = static_cast<uint64_t>(files.Int(0));
+  SLOTFS_RETURN_IF_ERROR(txn.Commit());
+  NoteCommitted(true);
+  return out;
+}
+
+Status Store::ForEachExtent(
+    const std::function<Status(InodeNo, const Extent&)>& fn) {
+  std::lock_guard lock(mu_);
+  SLOTFS_ASSIGN_OR_RETURN(
+      Stmt q, Stmt::Prepare(db_, "SELECT ino, lslot, slot, count FROM extents"));
+  for (;;) {
+    SLOTFS_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Status::Ok();
+    Extent e{static_cast<uint64_t>(q.Int(1)), SlotId(static_cast<uint64_t>(q.Int(2))),
+             static_cast<uint64_t>(q.Int(3))};
+    SLOTFS_RETURN_IF_ERROR(fn(InodeNo(static_cast<uint64_t>(q.Int(0))), e));
+  }
+}
+
+Result<InodeRow> Store::GetInode(InodeNo ino) {
+  std::lock_guard lock(mu_);
+  Stmt& s = st_->get_inode;
+  s.Reset();
+  s.Bind(1, ino.value);
+  SLOTFS_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return Status::Error(ENOENT, "no inode " + std::to_string(ino.value));
+  InodeRow r = ReadRow(s);
+  s.Reset();
+  return r;
+}
+
+Result<InodeRow> Store::Lookup(InodeNo parent, std::string_view name) {
+  std::lock_guard lock(mu_);
+  Stmt& s = st_->lookup;
+  s.Reset();
+  s.Bind(1, parent.value);
+  s.BindBlob(2, name);
+  SLOTFS_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return Status::Error(ENOENT, "no such entry");
+  InodeRow r = ReadRow(s);
+  s.Reset();
+  return r;
+}
+
+Result<InodeRow> Store::CreateInode(InodeNo parent, std::string_view name,
+                                    uint32_t mode, uint32_t uid, uint32_t gid,
+                                    int64_t now_ns, InodeState state) {
+  std::lock_guard lock(mu_);
+  Stmt& s = st_->insert_inode;
+  s.Reset();
+  s.Bind(1, parent.value);
+  s.BindBlob(2, name);
+  s.Bind(3, mode);
+  s.Bind(4, uid);
+  s.Bind(5, gid);
+  s.Bind(6, now_ns);
+  s.Bind(7, now_ns);
+  s.Bind(8, now_ns);
+  s.Bind(9, static_cast<int>(state));
+  Status st = s.Run();
+  s.Reset();
+  if (!st.ok()) {
+    if (st.code() == EEXIST) return Status::Error(EEXIST, "entry exists");
+    return st;
+  }
+  NoteCommitted(false);
+  InodeRow r;
+  r.ino = InodeNo(static_cast<uint64_t>(db_.LastInsertRowid()));
+  r.parent = parent;
+  r.name = std::string(name);
+  r.mode = mode;
+  r.uid = uid;
+  r.gid = gid;
+  r.atime_ns = r.mtime_ns = r.ctime_ns = now_ns;
+  r.state = state;
+  return r;
+}
+
+Status Store::UpdateAttrs(const InodeRow& row) {
+  std::lock_guard lock(mu_);
+  Stmt& s = st_->update_attrs;
+  s.Reset();
+  s.Bind(1, row.mode);
+  s.Bind(2, row.uid);
+  s.Bind(3, row.gid);
+  s.Bind(4, row.atime_ns);
+  s.Bind(5, row.mtime_ns);
+  s.Bind(6, row.ctime_ns);
+  s.Bind(7, row.ino.value);
+  SLOTFS_RETURN_IF_ERROR(s.Run());
+  if (db_.Changes() == 0) return Status::Error(ENOENT, "inode gone");
+  NoteCommitted(false);
+  return Status::Ok();
+}
+
+namespace {
+Result<std::vector<Extent>> ReadExtents(Stmt& s, InodeNo ino) {
+  std::vector<Extent> out;
+  s.Reset();
+  s.Bind(1, ino.value);
+  for (;;) {
+    SLOTFS_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(Extent{static_cast<uint64_t>(s.Int(0)),
+                         SlotId(static_cast<uint64_t>(s.Int(1))),
+                         static_cast<uint64_t>(s.Int(2))});
+  }
+  s.Reset();
+  return out;
+}
+}  // namespace
+
+Result<std::vector<Extent>> Store::DeleteInode(InodeNo ino) {
+  std::lock_guard lock(mu_);
+  Txn txn(db_);
+  SLOTFS_RETURN_IF_ERROR(txn.status());
+  SLOTFS_ASSIGN_OR_RETURN(std::vector<Extent> ext, ReadExtents(st_->get_extents, ino));
+  Stmt& de = st_->delete_extents;
+  de.Reset();
+  de.Bind(1, ino.value);
+  SLOTFS_RETURN_IF_ERROR(de.Run());
+  Stmt& di = st_->delete_inode;
+  di.Reset();
+  di.Bind(1, ino.value);
+  SLOTFS_RETURN_IF_ERROR(di.Run());
+  if (db_.Changes() == 0) return Status::Error(ENOENT, "inode gone");
+  SLOTFS_RETURN_IF_ERROR(txn.Commit());
+  NoteCommitted(false);
+  return ext;
+}
+
+Result<std::vector<Extent>> Store::Rename(InodeNo ino, InodeNo new_parent,
+                                          std::string_view new_name,
+                                          InodeNo replaced, int64_t now_ns) {
+  std::lock_guard lock(mu_);
+  Txn txn(db_);
+  SLOTFS_RETURN_IF_ERROR(txn.status());
+  std::vector<Extent> ext;
+  if (replaced.value != 0) {
+    SLOTFS_ASSIGN_OR_RETURN(ext, ReadExtents(st_->get_extents, replaced));
+    Stmt& de = st_->delete_extents;
+    de.Reset();
+    de.Bind(1, replaced.value);
+    SLOTFS_RETURN_IF_ERROR(de.Run());
+    Stmt& di = st_->delete_inode;
+    di.Reset();
+    di.Bind(1, replaced.value);
+    SLOTFS_RETURN_IF_ERROR(di.Run());
+  }
+  Stmt& s = st_->rename;
+  s.Reset();
+  s.Bind(1, new_parent.value);
+  s.BindBlob(2, new_name);
+  s.Bind(3, now_ns);
+  s.Bind(4, ino.value);
+  SLOTFS_RETURN_IF_ERROR(s.Run());
+  if (db_.Changes() == 0) return Status::Error(ENOENT, "inode gone");
+  SLOTFS_RETURN_IF_ERROR(txn.Commit());
+  NoteCommitted(false);
+  return ext;
+}
+
+Result<bool> Store::HasChildren(InodeNo dir) {
+  std::lock_guard lock(mu_);
+  Stmt& s = st_->has_children;
+  s.Reset();
+  s.Bind(1, dir.value);
+  SLOTFS_ASSIGN_OR_RETURN(bool row, s.Step());
+  s.Reset();
+  return row;
+}
+
+Result<std::vector<InodeRow>> Store::ListChildren(InodeNo dir, InodeNo after,
+                                                  size_t limit) {
+  std::lock_guard lock(mu_);
+  Stmt& s = st_->list_children;
+  s.Reset();
+  s.Bind(1, dir.value);
+  s.Bind(2, after.value);
+  s.Bind(3, static_cast<uint64_t>(limit));
+  std::vector<InodeRow> out;
+  for (;;) {
+    SLOTFS_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(ReadRow(s));
+  }
+  s.Reset();
+  return out;
+}
+
+Status Store::SetPin(InodeNo ino, uint32_t pin) {
+  std::lock_guard lock(mu_);
+  Stmt& s = st_->set_pin;
+  s.Reset();
+  s.Bind(1, pin);
+  s.Bind(2, ino.value);
+  SLOTFS_RETURN_IF_ERROR(s.Run());
+  if (db_.Changes() == 0) return Status::Error(ENOENT, "inode gone");
+  NoteCommitted(false);
+  return Status::Ok();
+}
+
+Result<std::vector<Extent>> Store::GetExtents(InodeNo ino) {
+  std::lock_guard lock(mu_);
+  return ReadExtents(st_->get_extents, ino);
+}
+
+Status Store::CommitFiles(const std::vector<FileCommit>& files,
+                          std::vector<InodeNo>* missing) {
+  std::lock_guard lock(mu_);
+  // synchronous=FULL for this transaction only: its WAL sync also makes
+  // every earlier (NORMAL) transaction durable.
+  SLOTFS_RETURN_IF_ERROR(SetSynchronous(true));
+  struct Restore {
+    Store* s;
+    ~Restore() { (void)s->SetSynchronous(false); }
+  } restore{this};
+  Txn txn(db_);
+  SLOTFS_RETURN_IF_ERROR(txn.status());
+  for (const FileCommit& f : files) {
+    uint64_t slots = 0;
+    for (const Extent& e : f.extents) slots += e.count;
+    Stmt& u = st_->commit_file;
+    u.Reset();
+    u.Bind(1, f.size);
+    u.Bind(2, slots);
+    u.Bind(3, f.mtime_ns);
+    u.Bind(4, f.ctime_ns);
+    u.Bind(5, f.ino.value);
+    SLOTFS_RETURN_IF_ERROR(u.Run());
+    if (db_.Changes() == 0) {
+      if (missing) missing->push_back(f.ino);
+      continue;
+    }
+    Stmt& de = st_->delete_extents;
+    de.Reset();
+    de.Bind(1, f.ino.value);
+    SLOTFS_RETURN_IF_ERROR(de.Run());
+    Stmt& ie = st_->insert_extent;
+    for (const Extent& e : f.extents) {
+      ie.Reset();
+      ie.Bind(1, f.ino.value);
+      ie.Bind(2, e.lslot);
+      ie.Bind(3, e.slot.value);
+      ie.Bind(4, e.count);
+      SLOTFS_RETURN_IF_ERROR(ie.Run());
+    }
+  }
+  Stmt& b = st_->bump_seq;
+  b.Reset();
+  SLOTFS_RETURN_IF_ERROR(b.Run());
+  SLOTFS_RETURN_IF_ERROR(txn.Commit());
+  NoteCommitted(true);
+  return Status::Ok();
+}
+
+Status Store::Sync() {
+  return CommitFiles({}, nullptr);
+}
+
+Result<Store::Counts> Store::Count() {
+  std::lock_guard lock(mu_);
+  SLOTFS_ASSIGN_OR_RETURN(
+      Stmt q, Stmt::Prepare(db_,
+                            "SELECT sum((mode & 61440) = 32768), "
+                            "sum((mode & 61440) = 16384), "
+                            "coalesce(sum(size), 0), coalesce(sum(slots), 0) "
+                            "FROM inodes"));
+  SLOTFS_ASSIGN_OR_RETURN(bool row, q.Step());
+  Counts c;
+  if (row) {
+    c.files = static_cast<uint64_t>(q.Int(0));
+    c.dirs = static_cast<uint64_t>(q.Int(1));
+    c.bytes = static_cast<uint64_t>(q.Int(2));
+    c.slots = static_cast<uint64_t>(q.Int(3));
+  }
+  return c;
+}
+
+Status Store::Checkpoint() {
+  std::lock_guard lock(mu_);
+  return db_.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+Result<DbBinding> ReadBinding(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::FromErrno(errno, "database " + path);
+  }
+  SLOTFS_ASSIGN_OR_RETURN(Db db, Db::Open(path, SQLITE_OPEN_READONLY));
+  DbBinding out;
+  SLOTFS_ASSIGN_OR_RETURN(Stmt app, Stmt::Prepare(db, "PRAGMA application_id"));
+  SLOTFS_ASSIGN_OR_RETURN(bool row, app.Step());
+  if (!row || app.Int(0) != kApplicationId) {
+    return Status::Error(EUCLEAN, path + " is not a slotfs database");
+  }
+  SLOTFS_ASSIGN_OR_RETURN(Stmt uv, Stmt::Prepare(db, "PRAGMA user_version"));
+  SLOTFS_ASSIGN_OR_RETURN(row, uv.Step());
+  if (row) out.schema_version = static_cast<int>(uv.Int(0));
+  SLOTFS_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "SELECT key, value FROM meta"));
+  for (;;) {
+    SLOTFS_ASSIGN_OR_RETURN(row, q.Step());
+    if (!row) break;
+    std::string key = q.Blob(0);
+    if (key == "uuid") {
+      SLOTFS_ASSIGN_OR_RETURN(out.uuid, blockdev::UuidFromString(q.Blob(1)));
+    } else if (key == "slot_size") {
+      out.slot_size = static_cast<uint64_t>(q.Int(1));
+    } else if (key == "slot_count") {
+      out.slot_count = static_cast<uint64_t>(q.Int(1));
+    } else if (key == "data_offset") {
+      out.data_offset = static_cast<uint64_t>(q.Int(1));
+    }
+  }
+  return out;
+}
+
+}  // namespace slotfs::meta

@@ -1,0 +1,192 @@
+// meta::Store: the SQLite index of a slotfs filesystem. All SQL lives here.
+//
+// The database records the filesystem's identity (UUID and geometry, which
+// must match the device's superblock), the namespace (one row per inode:
+// directories and regular files, keyed by (parent, name)), and each file's
+// extents (runs of slots). File bytes never live here.
+//
+// Durability: namespace changes commit at once with synchronous=NORMAL (in
+// WAL mode: atomic and consistent, durable at the next sync). CommitFiles()
+// and Sync() commit with synchronous=FULL, which makes every earlier
+// transaction durable too. Each write transaction gets a sequence number;
+// durable_seq() tells how far durability reaches — the slot quarantine
+// (meta::Allocator) keys on it.
+//
+// Thread safety: every method is safe to call concurrently (one internal
+// mutex; the connection is never shared outside).
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "blockdev/format.h"
+#include "common/status.h"
+#include "common/types.h"
+#include "meta/sqlite.h"
+
+namespace slotfs::meta {
+
+inline constexpr int kSchemaVersion = 1;
+// PRAGMA application_id: "SLOT".
+inline constexpr int32_t kApplicationId = 0x534c4f54;
+
+enum class InodeState : int {
+  kComplete = 0,  // content committed
+  kWriting = 1,   // created; content not yet committed (discarded by recovery)
+};
+
+struct InodeRow {
+  InodeNo ino;
+  InodeNo parent;
+  std::string name;
+  uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t size = 0;
+  uint64_t slots = 0;  // slots allocated (committed content)
+  int64_t atime_ns = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  InodeState state = InodeState::kComplete;
+  uint32_t pin = 0;
+};
+
+// A run of `count` slots starting at `slot`, holding logical slots
+// [lslot, lslot + count) of a file.
+struct Extent {
+  uint64_t lslot = 0;
+  SlotId slot;
+  uint64_t count = 0;
+  bool operator==(const Extent&) const = default;
+};
+
+// What CommitFiles writes for one file.
+struct FileCommit {
+  InodeNo ino;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  std::vector<Extent> extents;
+};
+
+struct RecoverySummary {
+  uint64_t files_kept = 0;
+  uint64_t writes_discarded = 0;  // inodes whose content never committed
+  uint64_t extents_dropped = 0;
+};
+
+struct StoreOptions {
+  // SQLite page cache bound, KiB.
+  int64_t cache_kib = 16 * 1024;
+  bool read_only = false;
+};
+
+class Store {
+ public:
+  ~Store();
+
+  // Creates a new database at `path` bound to `sb`, with the root directory
+  // (mode 0755, owner uid/gid). EEXIST if the file exists (unless overwrite,
+  // which removes it and its -wal/-shm first).
+  static Result<std::unique_ptr<Store>> Create(const std::string& path,
+                                               const blockdev::Superblock& sb,
+                                               uid_t uid, gid_t gid,
+                                               bool overwrite);
+
+  // Opens an existing database and checks that it belongs to `sb`: EUCLEAN
+  // with a message naming both UUIDs/geometries on mismatch; ENOENT if the
+  // file is missing; EUCLEAN if it is not a slotfs database.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path,
+                                             const blockdev::Superblock& sb,
+                                             const StoreOptions& options);
+
+  const std::string& path() const { return path_; }
+
+  // --- recovery and rebuild (single-threaded, at mount) ---
+  // Discards inodes left in state kWriting (and their extents).
+  Result<RecoverySummary> Recover();
+  // Calls fn(ino, extent) for every extent; stops at the first error fn
+  // returns.
+  Status ForEachExtent(const std::function<Status(InodeNo, const Extent&)>& fn);
+
+  // --- namespace ---
+  Result<InodeRow> GetInode(InodeNo ino);                   // ENOENT
+  Result<InodeRow> Lookup(InodeNo parent, std::string_view name);  // ENOENT
+  // Inserts a new inode; EEXIST if (parent, name) is taken.
+  Result<InodeRow> CreateInode(InodeNo parent, std::string_view name,
+                               uint32_t mode, uint32_t uid, uint32_t gid,
+                               int64_t now_ns, InodeState state);
+  Status UpdateAttrs(const InodeRow& row);  // mode, uid, gid, times; ENOENT
+  // Deletes the inode and its extents; returns the extents it had.
+  Result<std::vector<Extent>> DeleteInode(InodeNo ino);
+  // Moves (parent,name) to (new_parent,new_name), deleting the inode that
+  // held the target name in the same transaction. REQUIRES: the caller has
+  // checked types/emptiness. Returns the replaced inode's extents.
+  Result<std::vector<Extent>> Rename(InodeNo ino, InodeNo new_parent,
+                                     std::string_view new_name,
+                                     InodeNo replaced /* 0: none */,
+                                     int64_t now_ns);
+  Result<bool> HasChildren(InodeNo dir);
+  // Up to `limit` children of `dir` with ino > after, in ino order.
+  Result<std::vector<InodeRow>> ListChildren(InodeNo dir, InodeNo after,
+                                             size_t limit);
+  Status SetPin(InodeNo ino, uint32_t pin);
+
+  // --- content ---
+  Result<std::vector<Extent>> GetExtents(InodeNo ino);
+  // One durable transaction (synchronous=FULL) that sets size, times,
+  // state=complete and replaces the extents of every file in `files`.
+  // Files whose inode no longer exists are skipped (reported in `missing`).
+  // REQUIRES: the data the extents point at is written and flushed.
+  Status CommitFiles(const std::vector<FileCommit>& files,
+                     std::vector<InodeNo>* missing);
+  // Makes every committed transaction durable.
+  Status Sync();
+
+  // --- accounting ---
+  struct Counts {
+    uint64_t files = 0, dirs = 0, bytes = 0, slots = 0;
+  };
+  Result<Counts> Count();
+
+  // Sequence number of the last committed write transaction, and of the
+  // last one known durable. durable_seq() <= last_seq().
+  uint64_t last_seq() const { return last_seq_.load(); }
+  uint64_t durable_seq() const { return durable_seq_.load(); }
+
+  // Merges a WAL checkpoint into the main file (clean unmount).
+  Status Checkpoint();
+
+ private:
+  Store() = default;
+  Status Prepare();
+  Status CheckBinding(const blockdev::Superblock& sb);
+  Status SetSynchronous(bool full);
+  void NoteCommitted(bool durable);
+
+  std::string path_;
+  std::mutex mu_;  // guards db_ and every statement
+  Db db_;
+  struct Statements;
+  std::unique_ptr<Statements> st_;
+  std::atomic<uint64_t> last_seq_{0};
+  std::atomic<uint64_t> durable_seq_{0};
+};
+
+// Reads the identity recorded in a database without checking it (info/check).
+struct DbBinding {
+  blockdev::Uuid uuid{};
+  uint64_t slot_size = 0, slot_count = 0, data_offset = 0;
+  int schema_version = 0;
+};
+Result<DbBinding> ReadBinding(const std::string& path);
+
+}  // namespace slotfs::meta

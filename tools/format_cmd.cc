@@ -1,0 +1,166 @@
+// slotfs format: writes the superblocks and creates the bound database.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "blockdev/aligned_buffer.h"
+#include "blockdev/probe.h"
+#include "tools/cli_util.h"
+#include "tools/commands.h"
+
+namespace slotfs::tools {
+namespace {
+
+struct FormatArgs {
+  std::string device;
+  std::string size;
+  std::string slot_size = "1M";
+  std::string db;
+  bool force = false;
+};
+
+Status PrepareImage(const FormatArgs& a, std::optional<uint64_t> size) {
+  struct stat st;
+  bool exists = ::stat(a.device.c_str(), &st) == 0;
+  if (!exists) {
+    if (!size) {
+      return Status::Error(ENOENT, a.device + " does not exist (give --size to create an image file)");
+    }
+    int fd = ::open(a.device.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return Status::FromErrno(errno, "cannot create " + a.device);
+    int rc = ::ftruncate(fd, static_cast<off_t>(*size));
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return Status::FromErrno(err, "cannot size " + a.device);
+    return Status::Ok();
+  }
+  if (S_ISBLK(st.st_mode)) {
+    if (size) return Status::Error(EINVAL, "--size applies to image files, not block devices");
+    return Status::Ok();
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Status::Error(ENODEV, a.device + " is neither a block device nor a regular file");
+  }
+  return Status::Ok();
+}
+
+int RunFormat(const FormatArgs& a) {
+  std::optional<uint64_t> size;
+  if (!a.size.empty()) {
+    auto s = ParseSize(a.size);
+    if (!s.ok()) {
+      PrintError("--size: " + s.status().message());
+      return kExitUsage;
+    }
+    size = s.value();
+  }
+  auto slot_size = ParseSize(a.slot_size);
+  if (!slot_size.ok()) {
+    PrintError("--slot-size: " + slot_size.status().message());
+    return kExitUsage;
+  }
+  std::string device_path = AbsolutePath(a.device);
+  FormatArgs args = a;
+  args.device = device_path;
+  Status st = PrepareImage(args, size);
+  if (!st.ok()) {
+    PrintError(st.message());
+    return st.code() == EINVAL ? kExitUsage : kExitFailure;
+  }
+  blockdev::DeviceOptions dopt;
+  auto dev = blockdev::OpenDevice(device_path, dopt);
+  if (!dev.ok()) {
+    PrintError(dev.status().message());
+    return kExitFailure;
+  }
+  blockdev::Device& device = *dev.value();
+  auto found = blockdev::ProbeExistingData(device);
+  if (!found.ok()) {
+    PrintError("cannot read " + device_path + ": " + found.status().message());
+    return kExitFailure;
+  }
+  if (!found->empty() && !a.force) {
+    PrintError(device_path + " already holds " + found.value() +
+               "; refusing to format it (use --force to overwrite)");
+    return kExitFailure;
+  }
+  // Resize an existing image only once we know it may be overwritten.
+  if (size && !device.is_block_device() && device.size() != AlignDown(*size, kIoAlign)) {
+    dev.value().reset();
+    if (::truncate(device_path.c_str(), static_cast<off_t>(*size)) != 0) {
+      PrintError("cannot resize " + device_path + ": " + std::strerror(errno));
+      return kExitFailure;
+    }
+    dev = blockdev::OpenDevice(device_path, dopt);
+    if (!dev.ok()) {
+      PrintError(dev.status().message());
+      return kExitFailure;
+    }
+  }
+  blockdev::Device& d = *dev.value();
+  auto geo = blockdev::PlanGeometry(d.size(), slot_size.value());
+  if (!geo.ok()) {
+    PrintError(device_path + ": " + geo.status().message());
+    return geo.status().code() == EINVAL ? kExitUsage : kExitFailure;
+  }
+  blockdev::Superblock sb = geo.value();
+  sb.uuid = blockdev::NewUuid();
+  sb.device_size = d.size();
+  sb.created_unix_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch()).count());
+
+  std::string db = a.db.empty() ? DefaultDbPath(device_path, d.is_block_device(), sb.uuid)
+                                : AbsolutePath(a.db);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(db).parent_path(), ec);
+  auto store = meta::Store::Create(db, sb, ::getuid(), ::getgid(), a.force);
+  if (!store.ok()) {
+    PrintError(store.status().message());
+    return kExitFailure;
+  }
+  store.value().reset();
+  // Wipe the header region (old signatures), then write both superblocks.
+  blockdev::AlignedBuffer zeros(sb.data_offset);
+  st = d.Write(DevOffset(0), zeros.data(), zeros.size());
+  if (st.ok()) st = blockdev::WriteSuperblocks(d, sb);
+  if (!st.ok()) {
+    PrintError("cannot write the superblock to " + device_path + ": " + st.message());
+    std::filesystem::remove(db, ec);
+    return kExitFailure;
+  }
+  std::printf("formatted %s\n  uuid       %s\n  slots      %llu x %s (%s of data)\n"
+              "  database   %s\n",
+              device_path.c_str(), blockdev::UuidToString(sb.uuid).c_str(),
+              static_cast<unsigned long long>(sb.slot_count),
+              FormatSize(sb.slot_size).c_str(),
+              FormatSize(sb.slot_count * sb.slot_size).c_str(), db.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+std::function<int()> AddFormatCommand(CLI::App& app) {
+  auto args = std::make_shared<FormatArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "format", "Create a slotfs filesystem on a block device or image file");
+  cmd->add_option("device", args->device, "Block device or image file")->required();
+  cmd->add_option("--size", args->size,
+                  "Create (or resize) an image file of this size, e.g. 8G");
+  cmd->add_option("--slot-size", args->slot_size,
+                  "Slot size, a power of two from 64K to 64M (default 1M: FUSE's "
+                  "largest request)");
+  cmd->add_option("--db", args->db,
+                  "Database path (default: DEVICE.db for an image, "
+                  "/var/lib/slotfs/UUID.db for a block device)");
+  cmd->add_flag("--force", args->force,
+                "Overwrite a device that holds data and an existing database");
+  return [args] { return RunFormat(*args); };
+}
+
+}  // namespace slotfs::tools

@@ -1,0 +1,220 @@
+// slotfs mount: opens device, database and filesystem, then serves FUSE.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "common/log.h"
+#include "core/filesystem.h"
+#include "fs/session.h"
+#include "tools/cli_util.h"
+#include "tools/commands.h"
+#include "tools/stack.h"
+
+namespace slotfs::tools {
+namespace {
+
+struct MountArgs {
+  std::string device;
+  std::string mountpoint;
+  bool foreground = false;
+  std::vector<std::string> options;  // -o, each possibly comma-separated
+  std::string db;
+  std::string engine = "auto";
+  std::string log_level = "info";
+  int commit_interval_ms = 50;
+  unsigned threads = 16;
+};
+
+// Splits "a,b=c" honouring backslash-escaped commas.
+std::vector<std::string> SplitOptions(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      cur.push_back(s[++i]);
+    } else if (s[i] == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(s[i]);
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+// Moves slotfs's own -o keys into `a`; leaves FUSE's in `fuse`.
+Status TakeSlotfsOptions(MountArgs& a, std::vector<std::string>& fuse) {
+  for (const std::string& group : a.options) {
+    for (const std::string& o : SplitOptions(group)) {
+      auto eq = o.find('=');
+      std::string key = o.substr(0, eq);
+      std::string val = eq == std::string::npos ? "" : o.substr(eq + 1);
+      try {
+        if (key == "db") {
+          a.db = val;
+        } else if (key == "engine") {
+          a.engine = val;
+        } else if (key == "log_level") {
+          a.log_level = val;
+        } else if (key == "commit_interval_ms") {
+          a.commit_interval_ms = std::stoi(val);
+        } else if (key == "threads") {
+          a.threads = static_cast<unsigned>(std::stoul(val));
+        } else if (key == "foreground") {
+          a.foreground = true;
+        } else if (key == "rw" || key == "dev" || key == "suid" || key == "exec" ||
+                   key == "nodev" || key == "nosuid" || key == "noexec" ||
+                   key == "auto" || key == "noauto" || key == "user" ||
+                   key == "nouser" || key == "nofail" || key == "_netdev" ||
+                   key == "defaults" || key.rfind("x-", 0) == 0) {
+          // mount(8)/fstab generic options: nothing for slotfs or FUSE to do.
+        } else {
+          fuse.push_back(o);
+        }
+      } catch (const std::exception&) {
+        return Status::Error(EINVAL, "bad value in -o " + o);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+int RunMount(MountArgs a) {
+  std::vector<std::string> fuse_opts;
+  Status st = TakeSlotfsOptions(a, fuse_opts);
+  if (!st.ok()) {
+    PrintError(st.message());
+    return kExitUsage;
+  }
+  auto level = spdlog::level::from_str(a.log_level);
+  if (level == spdlog::level::off && a.log_level != "off") {
+    PrintError("unknown log level '" + a.log_level + "'");
+    return kExitUsage;
+  }
+  SetLogLevel(level);
+  auto engine = blockdev::ParseEngine(a.engine);
+  if (!engine.ok()) {
+    PrintError(engine.status().message());
+    return kExitUsage;
+  }
+  core::CoreConfig config;
+  config.commit_interval = std::chrono::milliseconds(a.commit_interval_ms);
+  st = config.Validate();
+  if (!st.ok()) {
+    PrintError(st.message());
+    return kExitUsage;
+  }
+  if (a.threads < 1 || a.threads > 256) {
+    PrintError("--threads must be 1..256");
+    return kExitUsage;
+  }
+  std::string device_path = AbsolutePath(a.device);
+  std::string mountpoint = AbsolutePath(a.mountpoint);
+  struct stat mst;
+  if (::stat(mountpoint.c_str(), &mst) != 0) {
+    if (errno == ENOTCONN) {
+      PrintError(mountpoint + " is a stale mount (its daemon died); run 'fusermount3 -u " +
+                 mountpoint + "' first");
+    } else {
+      PrintError("mount point " + mountpoint + ": " + std::strerror(errno));
+    }
+    return kExitFailure;
+  }
+  if (!S_ISDIR(mst.st_mode)) {
+    PrintError("mount point " + mountpoint + " is not a directory");
+    return kExitFailure;
+  }
+
+  blockdev::DeviceOptions dopt;
+  dopt.engine = engine.value();
+  auto opened = OpenFormattedDevice(device_path, dopt, a.db);
+  if (!opened.ok()) {
+    PrintError(opened.status().message());
+    return kExitFailure;
+  }
+  OpenedDevice od = std::move(opened.value());
+  for (int c = 0; c < 2; ++c) {
+    if (!od.superblocks.copy_ok[c]) {
+      ModuleLogger("tools")->warn(
+          "{}: superblock copy {} is damaged ({}); mounting from the other copy. "
+          "Run 'slotfs check --repair' to rewrite it.",
+          device_path, c, od.superblocks.copy_error[c].message());
+    }
+  }
+  meta::StoreOptions sopt;
+  auto store = meta::Store::Open(od.db_path, od.superblocks.sb, sopt);
+  if (!store.ok()) {
+    std::string msg = store.status().message();
+    if (store.status().code() == ENOENT) {
+      msg = "database " + od.db_path + " not found for " + device_path +
+            " (uuid " + blockdev::UuidToString(od.superblocks.sb.uuid) +
+            "); pass --db with its path";
+    }
+    PrintError(msg);
+    return kExitFailure;
+  }
+  auto fs = core::Filesystem::Open(std::move(od.device), od.superblocks.sb,
+                                   std::move(store.value()), config);
+  if (!fs.ok()) {
+    PrintError(fs.status().message());
+    return kExitFailure;
+  }
+  fs::SessionOptions so;
+  so.mountpoint = mountpoint;
+  so.fsname = device_path;
+  so.fuse_options = fuse_opts;
+  so.max_threads = a.threads;
+  auto session = fs::Session::Mount(fs.value().get(), so);
+  if (!session.ok()) {
+    PrintError(session.status().message());
+    return kExitFailure;
+  }
+  if (!a.foreground) {
+    UseSyslog("slotfs");
+    st = session.value()->Daemonize();
+    if (!st.ok()) {
+      PrintError(st.message());
+      return kExitFailure;
+    }
+  }
+  fs.value()->Start();
+  int rc = session.value()->Run();
+  session.value().reset();
+  fs.value().reset();
+  return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+std::function<int()> AddMountCommand(CLI::App& app) {
+  auto args = std::make_shared<MountArgs>();
+  CLI::App* cmd = app.add_subcommand("mount", "Mount a slotfs device and serve it");
+  cmd->add_option("device", args->device, "Block device or image file")->required();
+  cmd->add_option("mountpoint", args->mountpoint, "Directory to mount on")->required();
+  cmd->add_flag("-f,--foreground", args->foreground, "Stay in the foreground");
+  cmd->add_option("-o", args->options,
+                  "Mount options, comma-separated: FUSE options (allow_other, "
+                  "...) and slotfs ones (db=, engine=, log_level=, "
+                  "commit_interval_ms=, threads=)")
+      ->allow_extra_args(false);
+  cmd->add_option("--db", args->db, "Database path (default: beside the image, or "
+                                    "/var/lib/slotfs/UUID.db)");
+  cmd->add_option("--engine", args->engine, "I/O engine: auto, uring or posix")
+      ->check(CLI::IsMember({"auto", "uring", "posix"}));
+  cmd->add_option("--log-level", args->log_level,
+                  "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "critical", "off"}));
+  cmd->add_option("--commit-interval-ms", args->commit_interval_ms,
+                  "Group commit interval: the most a closed file waits to become "
+                  "durable without fsync (default 50)")
+      ->check(CLI::Range(1, 60000));
+  cmd->add_option("--threads", args->threads, "Maximum FUSE worker threads (default 16)")
+      ->check(CLI::Range(1, 256));
+  return [args] { return RunMount(*args); };
+}
+
+}  // namespace slotfs::tools
