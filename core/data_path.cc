@@ -125,20 +125,36 @@ Status Filesystem::WriteLocked(ActiveInode& inode, uint64_t offset,
   uint64_t last = (end - 1) / slot_size_;
   if (inode.map.size() <= last) inode.map.resize(last + 1);
   Status st;
+  bool changed = false;
   for (uint64_t l = offset / slot_size_; l <= last; ++l) {
     uint64_t slot_start = l * slot_size_;
     uint64_t b = std::max(offset, slot_start) - slot_start;
     uint64_t e = std::min(end, slot_start + slot_size_) - slot_start;
+    const SlotRef before = inode.map[l];
+    const size_t freed_before = inode.freed.size();
     st = PrepareSlotLocked(inode, l, b, e);
-    if (!st.ok()) break;
-    st = WriteSlotLocked(inode, l, b, e, data.data() + (slot_start + b - offset));
-    if (!st.ok()) break;
+    if (st.ok()) st = WriteSlotLocked(inode, l, b, e, data.data() + (slot_start + b - offset));
+    if (!st.ok()) {
+      // A slot taken for this write goes back, and the file keeps the slot
+      // it had: a failed write leaves committed bytes as they were.
+      SlotRef& now = inode.map[l];
+      if (now.phys != before.phys && now.mapped()) {
+        SlotId fresh(now.phys);
+        allocator_.FreeNow({&fresh, 1});
+        now = before;
+        inode.freed.resize(freed_before);
+      }
+      break;
+    }
+    changed = true;
     // Grow the size slot by slot, so a failure later in the request leaves
     // every byte below the size written.
     inode.row.size = std::max(inode.row.size, slot_start + e);
   }
-  inode.row.mtime_ns = inode.row.ctime_ns = NowNs();
-  inode.gen.fetch_add(1);
+  if (changed) {
+    inode.row.mtime_ns = inode.row.ctime_ns = NowNs();
+    inode.gen.fetch_add(1);
+  }
   return st;
 }
 

@@ -67,12 +67,13 @@ Result<std::unique_ptr<Session>> Session::Mount(core::Filesystem* fs,
   if (fuse_set_signal_handlers(s->se_) != 0) {
     return Status::Error(EIO, "cannot install signal handlers");
   }
+  s->signals_ = true;
   return s;
 }
 
 Session::~Session() {
   if (se_) {
-    fuse_remove_signal_handlers(se_);
+    if (signals_) fuse_remove_signal_handlers(se_);
     if (mounted_) fuse_session_unmount(se_);
     fuse_session_destroy(se_);
   }
@@ -95,7 +96,10 @@ int Session::Run() {
     Log()->error("shutdown: {}", st.ToString());
     if (rc == 0) rc = 1;
   }
-  fuse_remove_signal_handlers(se_);
+  if (signals_) {
+    fuse_remove_signal_handlers(se_);
+    signals_ = false;
+  }
   if (mounted_) {
     fuse_session_unmount(se_);
     mounted_ = false;

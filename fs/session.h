@@ -45,6 +45,7 @@ class Session {
   fuse_session* se_ = nullptr;
   SessionOptions options_;
   bool mounted_ = false;
+  bool signals_ = false;
 };
 
 }  // namespace slotfs::fs

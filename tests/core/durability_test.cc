@@ -1,0 +1,140 @@
+// core::Filesystem durability: crash (a child that exits without shutdown),
+// group commit, fsync, and slot quarantine.
+#include <fcntl.h>
+
+#include <set>
+#include <sstream>
+
+#include "tests/core/fs_fixture.h"
+
+namespace slotfs::core::testing {
+namespace {
+
+// Commits happen only when asked (fsync, CommitNow, shutdown).
+class DurabilityTest : public FsTest {
+ protected:
+  DurabilityTest() { commit_interval_ = std::chrono::milliseconds(60'000); }
+};
+
+std::set<uint64_t> ParseSlots(const std::string& s) {
+  std::set<uint64_t> out;
+  std::stringstream ss(s);
+  std::string run;
+  while (std::getline(ss, run, ',')) {
+    if (run.empty()) continue;
+    auto dash = run.find('-');
+    uint64_t a = std::stoull(run.substr(0, dash));
+    uint64_t b = dash == std::string::npos ? a : std::stoull(run.substr(dash + 1));
+    for (uint64_t i = a; i <= b; ++i) out.insert(i);
+  }
+  return out;
+}
+
+TEST_F(DurabilityTest, CrashDiscardsUncommittedFileAndKeepsFsyncedOne) {
+  auto durable = Pattern(3 * kSlot + 5, 1);
+  auto pending = Pattern(4 * kSlot, 2);
+  int rc = RunInCrashingChild([&] {
+    InodeNo d = WriteFile(kRootInode, "durable", durable);
+    auto of = fs_->Open(d, O_RDONLY);
+    if (!of.ok() || !fs_->Fsync(*of.value()).ok()) return 1;
+    fs_->Release(std::move(of.value()));
+    WriteFile(kRootInode, "pending", pending);  // closed, never committed
+    return 0;
+  });
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(ReadAll(Ino(kRootInode, "durable")), durable);
+  EXPECT_EQ(fs_->Lookup(kRootInode, "pending").status().code(), ENOENT);
+  EXPECT_EQ(fs_->mount_summary().recovery.writes_discarded, 1u);
+  EXPECT_EQ(fs_->StatFs().slots_used, 4u) << "the pending file's slots came back";
+}
+
+TEST_F(DurabilityTest, CrashDuringRewriteKeepsTheOldGeneration) {
+  auto v1 = Pattern(2 * kSlot + 100, 3);
+  auto v2 = Pattern(3 * kSlot, 4);
+  InodeNo ino = WriteFile(kRootInode, "f", v1);
+  ASSERT_TRUE(fs_->CommitNow().ok());
+  int rc = RunInCrashingChild([&] {
+    // O_TRUNC rewrite, closed but not committed.
+    WriteFile(kRootInode, "f", v2);
+    // And a partial overwrite of another committed file, in place.
+    return 0;
+  });
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(ReadAll(ino), v1);
+  EXPECT_EQ(fs_->StatFs().slots_used, 3u);
+}
+
+TEST_F(DurabilityTest, GroupCommitMakesClosedFilesDurableWithoutFsync) {
+  commit_interval_ = std::chrono::milliseconds(20);
+  Remount();
+  auto data = Pattern(kSlot, 5);
+  int rc = RunInCrashingChild([&] {
+    WriteFile(kRootInode, "g", data);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    return 0;
+  });
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(ReadAll(Ino(kRootInode, "g")), data);
+}
+
+TEST_F(DurabilityTest, FreedSlotsAreNotReusedBeforeTheFreeingCommitIsDurable) {
+  InodeNo a = WriteFile(kRootInode, "a", Pattern(4 * kSlot, 6));
+  ASSERT_TRUE(fs_->CommitNow().ok());
+  std::set<uint64_t> a_slots = ParseSlots(Slots(a));
+  ASSERT_EQ(a_slots.size(), 4u);
+  ASSERT_TRUE(fs_->Unlink(kRootInode, "a").ok());
+  EXPECT_EQ(fs_->StatFs().slots_quarantined, 4u);
+  // Fill everything else: the quarantined slots must not be handed out.
+  uint64_t free_slots = fs_->StatFs().slots_free;
+  InodeNo b = WriteFile(kRootInode, "b", Pattern(free_slots * kSlot, 7));
+  for (uint64_t s : ParseSlots(Slots(b))) {
+    EXPECT_EQ(a_slots.count(s), 0u) << "slot " << s << " reused before durable";
+  }
+  auto of = fs_->Create(kRootInode, "c", 0644, 0, 0, O_WRONLY | O_CREAT, nullptr);
+  ASSERT_TRUE(of.ok());
+  auto one = Pattern(10, 8);
+  EXPECT_EQ(fs_->Write(*of.value(), 0, one).status().code(), ENOSPC);
+  // Once a commit is durable, the quarantine lifts.
+  ASSERT_TRUE(fs_->CommitNow().ok());
+  EXPECT_EQ(fs_->StatFs().slots_quarantined, 0u);
+  EXPECT_TRUE(fs_->Write(*of.value(), 0, one).ok());
+  fs_->Release(std::move(of.value()));
+}
+
+TEST_F(DurabilityTest, RewrittenFileHoldsOldSlotsUntilCommit) {
+  InodeNo ino = WriteFile(kRootInode, "r", Pattern(2 * kSlot, 9));
+  ASSERT_TRUE(fs_->CommitNow().ok());
+  std::set<uint64_t> v1 = ParseSlots(Slots(ino));
+  WriteFile(kRootInode, "r", Pattern(2 * kSlot, 10));  // O_TRUNC
+  std::set<uint64_t> v2 = ParseSlots(Slots(ino));
+  for (uint64_t s : v2) EXPECT_EQ(v1.count(s), 0u);
+  EXPECT_EQ(fs_->StatFs().slots_used, 4u);
+  ASSERT_TRUE(fs_->CommitNow().ok());
+  EXPECT_EQ(fs_->StatFs().slots_used, 2u);
+  EXPECT_EQ(fs_->StatFs().slots_quarantined, 0u);
+}
+
+TEST_F(DurabilityTest, FsyncOfUnchangedFileReturnsAtOnce) {
+  InodeNo ino = WriteFile(kRootInode, "u", Pattern(100, 11));
+  ASSERT_TRUE(fs_->CommitNow().ok());
+  auto of = fs_->Open(ino, O_RDONLY);
+  ASSERT_TRUE(of.ok());
+  EXPECT_TRUE(fs_->Fsync(*of.value()).ok());
+  EXPECT_EQ(fs_->GetXattr(ino, "user.slotfs.state").value(), "committed");
+  fs_->Release(std::move(of.value()));
+}
+
+TEST_F(DurabilityTest, EmptyCreatedFileSurvivesOnceCommitted) {
+  auto of = fs_->Create(kRootInode, "empty", 0644, 0, 0, O_WRONLY | O_CREAT, nullptr);
+  ASSERT_TRUE(of.ok());
+  ASSERT_TRUE(fs_->Fsync(*of.value()).ok());
+  fs_->Release(std::move(of.value()));
+  int rc = RunInCrashingChild([] { return 0; });
+  ASSERT_EQ(rc, 0);
+  auto a = fs_->Lookup(kRootInode, "empty");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->size, 0u);
+}
+
+}  // namespace
+}  // namespace slotfs::core::testing
