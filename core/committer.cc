@@ -36,6 +36,7 @@ Result<meta::FileCommit> Filesystem::SnapshotLocked(ActiveInode& inode) {
       uint64_t slot_start = l * slot_size_;
       uint64_t need = fc.size > slot_start ? std::min(slot_size_, fc.size - slot_start) : 0;
       SLOTFS_RETURN_IF_ERROR(ZeroTailLocked(inode, l, need));
+      SLOTFS_RETURN_IF_ERROR(SealSlotLocked(inode, l, need));
     }
   }
   for (uint64_t l = 0; l < inode.map.size(); ++l) {
@@ -44,12 +45,16 @@ Result<meta::FileCommit> Filesystem::SnapshotLocked(ActiveInode& inode) {
     r.dirty = false;
     if (!fc.extents.empty()) {
       meta::Extent& e = fc.extents.back();
-      if (e.lslot + e.count == l && e.slot.value + e.count == r.phys) {
+      if (e.lslot + e.count == l && e.slot.value + e.count == r.phys &&
+          e.csums.size() == e.count && r.csum_known) {
         ++e.count;
+        e.csums.push_back(r.csum);
         continue;
       }
     }
-    fc.extents.push_back(meta::Extent{l, SlotId(r.phys), 1});
+    meta::Extent e{l, SlotId(r.phys), 1};
+    if (r.csum_known) e.csums.push_back(r.csum);
+    fc.extents.push_back(std::move(e));
   }
   return fc;
 }
@@ -90,9 +95,12 @@ Status Filesystem::CommitBatch(
     std::vector<InodeNo> missing;
     Status st = store_->CommitFiles(commits, &missing);
     if (!st.ok()) {
+      counters_.commit_failures.fetch_add(1, std::memory_order_relaxed);
       Log()->error("commit of {} files failed: {}", commits.size(), st.ToString());
       return st;
     }
+    counters_.commits.fetch_add(1, std::memory_order_relaxed);
+    counters_.files_committed.fetch_add(commits.size(), std::memory_order_relaxed);
   }
   uint64_t durable = store_->durable_seq();
   for (Snap& s : snaps) {

@@ -38,7 +38,23 @@ Status IoError(const Status& st, InodeNo ino, const char* what) {
   return Status::Error(EIO, std::string(what) + ": " + st.message());
 }
 
+// Feeds `n` zero bytes to a hasher.
+void HashZeros(XXH3_state_t* h, uint64_t n) {
+  static const std::vector<uint8_t> zeros(64 * 1024, 0);
+  while (n > 0) {
+    size_t k = static_cast<size_t>(std::min<uint64_t>(n, zeros.size()));
+    XXH3_64bits_update(h, zeros.data(), k);
+    n -= k;
+  }
+}
+
 }  // namespace
+
+std::shared_ptr<XXH3_state_t> NewHasher() {
+  std::shared_ptr<XXH3_state_t> h(XXH3_createState(), XXH3_freeState);
+  XXH3_64bits_reset(h.get());
+  return h;
+}
 
 DevOffset Filesystem::SlotByte(uint64_t phys, uint64_t byte_in_slot) const {
   return DevOffset(layout_.SlotOffset(SlotId(phys)).value + byte_in_slot);
@@ -60,43 +76,94 @@ std::optional<SlotId> Filesystem::HintFor(const ActiveInode& inode,
 
 Result<ReadResult> Filesystem::Read(OpenFile& of, uint64_t offset, size_t size) {
   ActiveInode& inode = *of.inode;
-  std::shared_lock lock(inode.mu);
   ReadResult out;
-  uint64_t file_size = inode.row.size;
-  if (offset >= file_size || size == 0) return out;
-  uint64_t end = std::min<uint64_t>(offset + size, file_size);
-  uint64_t a0 = AlignDown(offset, kIoAlign);
-  uint64_t a1 = AlignUp(end, kIoAlign);
-  out.buffer = blockdev::AlignedBuffer(a1 - a0);
-  out.offset = offset - a0;
-  out.length = end - offset;
+  std::optional<uint64_t> bad_slot;
+  {
+    std::shared_lock lock(inode.mu);
+    uint64_t file_size = inode.row.size;
+    if (offset >= file_size || size == 0) return out;
+    uint64_t end = std::min<uint64_t>(offset + size, file_size);
+    uint64_t a0 = AlignDown(offset, kIoAlign);
+    uint64_t a1 = AlignUp(end, kIoAlign);
+    out.buffer = blockdev::AlignedBuffer(a1 - a0);
+    out.offset = offset - a0;
+    out.length = end - offset;
 
-  std::vector<blockdev::IoOp> ops;
-  for (uint64_t l = a0 / slot_size_; l * slot_size_ < a1; ++l) {
-    uint64_t slot_start = l * slot_size_;
-    uint64_t s0 = std::max(a0, slot_start);
-    uint64_t s1 = std::min(a1, slot_start + slot_size_);
-    if (l >= inode.map.size() || !inode.map[l].mapped()) continue;  // hole: zeros
-    const SlotRef& ref = inode.map[l];
-    uint64_t readable_end = slot_start + (ref.dirty ? AlignUp(ref.valid, kIoAlign) : slot_size_);
-    uint64_t r1 = std::min(s1, readable_end);
-    if (r1 > s0) {
-      ops.push_back({blockdev::IoOp::Kind::kRead, SlotByte(ref.phys, s0 - slot_start),
-                     out.buffer.data() + (s0 - a0), r1 - s0});
+    // A committed slot with a checksum is read whole and verified before any
+    // of its bytes are returned; when the request covers only part of it,
+    // the slot goes to a side buffer first.
+    struct Verify {
+      uint64_t lslot;
+      const uint8_t* data;
+      uint64_t len;
+      uint64_t csum;
+      blockdev::AlignedBuffer side;  // empty when data is in out.buffer
+      uint64_t copy_from, copy_len, copy_to;
+    };
+    std::vector<Verify> verifies;
+    std::vector<blockdev::IoOp> ops;
+    for (uint64_t l = a0 / slot_size_; l * slot_size_ < a1; ++l) {
+      if (l >= inode.map.size() || !inode.map[l].mapped()) continue;  // hole: zeros
+      const SlotRef& ref = inode.map[l];
+      uint64_t slot_start = l * slot_size_;
+      uint64_t s0 = std::max(a0, slot_start);
+      uint64_t s1 = std::min(a1, slot_start + slot_size_);
+      if (!ref.dirty && ref.csum_known && config_.verify_checksums) {
+        uint64_t len = std::min(slot_size_, file_size - slot_start);
+        uint64_t full = AlignUp(len, kIoAlign);
+        Verify v{l, nullptr, len, ref.csum, {}, 0, 0, 0};
+        if (s0 == slot_start && s1 - slot_start == full) {
+          v.data = out.buffer.data() + (s0 - a0);
+        } else {
+          v.side = blockdev::AlignedBuffer(full);
+          v.data = v.side.data();
+          v.copy_from = s0 - slot_start;
+          v.copy_len = s1 - s0;
+          v.copy_to = s0 - a0;
+        }
+        ops.push_back({blockdev::IoOp::Kind::kRead, SlotByte(ref.phys, 0),
+                       const_cast<uint8_t*>(v.data), full});
+        verifies.push_back(std::move(v));
+        continue;
+      }
+      uint64_t readable_end =
+          slot_start + (ref.dirty ? AlignUp(ref.valid, kIoAlign) : slot_size_);
+      uint64_t r1 = std::min(s1, readable_end);
+      if (r1 > s0) {
+        ops.push_back({blockdev::IoOp::Kind::kRead, SlotByte(ref.phys, s0 - slot_start),
+                       out.buffer.data() + (s0 - a0), r1 - s0});
+      }
+    }
+    if (!ops.empty()) {
+      Status st = device_->Run(ops);
+      if (!st.ok()) return IoError(st, inode.ino, "read");
+    }
+    for (Verify& v : verifies) {
+      if (XXH3_64bits(v.data, v.len) != v.csum) {
+        bad_slot = inode.map[v.lslot].phys;
+        break;
+      }
+      if (!v.side.size()) continue;
+      std::memcpy(out.buffer.data() + v.copy_to, v.data + v.copy_from, v.copy_len);
+    }
+    // Bytes of dirty slots past `valid` were read with their block: zero them.
+    for (uint64_t l = a0 / slot_size_; !bad_slot && l * slot_size_ < a1; ++l) {
+      if (l >= inode.map.size() || !inode.map[l].mapped() || !inode.map[l].dirty) continue;
+      uint64_t slot_start = l * slot_size_;
+      uint64_t z0 = std::max(a0, slot_start + inode.map[l].valid);
+      uint64_t z1 = std::min(a1, slot_start + AlignUp(inode.map[l].valid, kIoAlign));
+      if (z1 > z0) std::memset(out.buffer.data() + (z0 - a0), 0, z1 - z0);
     }
   }
-  if (!ops.empty()) {
-    Status st = device_->Run(ops);
-    if (!st.ok()) return IoError(st, inode.ino, "read");
+  if (bad_slot) {
+    counters_.checksum_failures.fetch_add(1, std::memory_order_relaxed);
+    Log()->error("inode {}: checksum mismatch in slot {}; dropping the entry",
+                 inode.ino.value, *bad_slot);
+    DropCorruptFile(inode.ino);
+    return Status::Error(EIO, "checksum mismatch in slot " + std::to_string(*bad_slot));
   }
-  // Bytes of dirty slots past `valid` were read with their block: zero them.
-  for (uint64_t l = a0 / slot_size_; l * slot_size_ < a1; ++l) {
-    if (l >= inode.map.size() || !inode.map[l].mapped() || !inode.map[l].dirty) continue;
-    uint64_t slot_start = l * slot_size_;
-    uint64_t z0 = std::max(a0, slot_start + inode.map[l].valid);
-    uint64_t z1 = std::min(a1, slot_start + AlignUp(inode.map[l].valid, kIoAlign));
-    if (z1 > z0) std::memset(out.buffer.data() + (z0 - a0), 0, z1 - z0);
-  }
+  counters_.reads.fetch_add(1, std::memory_order_relaxed);
+  counters_.bytes_read.fetch_add(out.length, std::memory_order_relaxed);
   return out;
 }
 
@@ -116,6 +183,8 @@ Result<size_t> Filesystem::Write(OpenFile& of, uint64_t offset,
     return Status::Error(EFBIG, "write past the maximum file size");
   }
   SLOTFS_RETURN_IF_ERROR(WriteLocked(inode, at, data));
+  counters_.writes.fetch_add(1, std::memory_order_relaxed);
+  counters_.bytes_written.fetch_add(data.size(), std::memory_order_relaxed);
   return data.size();
 }
 
@@ -166,6 +235,7 @@ Status Filesystem::PrepareSlotLocked(ActiveInode& inode, uint64_t lslot,
     Result<SlotId> slot = allocator_.Allocate(HintFor(inode, lslot));
     if (!slot.ok()) return Status::Error(ENOSPC, "no free slot");
     ref = SlotRef{slot->value, 0, true};
+    ref.hasher = NewHasher();
     return Status::Ok();
   }
   // Committed slot: its bytes below the file size are data.
@@ -181,6 +251,7 @@ Status Filesystem::CopySlotLocked(ActiveInode& inode, uint64_t lslot,
   SlotRef& ref = inode.map[lslot];
   Result<SlotId> fresh = allocator_.Allocate(HintFor(inode, lslot));
   if (!fresh.ok()) return Status::Error(ENOSPC, "no free slot");
+  auto hasher = NewHasher();
   if (keep > 0) {
     blockdev::AlignedBuffer buf(AlignUp(keep, kIoAlign));
     Status st = device_->Read(SlotByte(ref.phys, 0), buf.data(), buf.size());
@@ -190,9 +261,11 @@ Status Filesystem::CopySlotLocked(ActiveInode& inode, uint64_t lslot,
       allocator_.FreeNow({&f, 1});
       return IoError(st, inode.ino, "copy-on-write");
     }
+    XXH3_64bits_update(hasher.get(), buf.data(), keep);
   }
   inode.freed.push_back(SlotId(ref.phys));
   ref = SlotRef{fresh->value, keep, true};
+  ref.hasher = std::move(hasher);
   return Status::Ok();
 }
 
@@ -225,7 +298,18 @@ Status Filesystem::WriteSlotLocked(ActiveInode& inode, uint64_t lslot,
   std::memcpy(buf.data() + (begin - a0), src, end - begin);
   if (end >= valid) std::memset(buf.data() + (end - a0), 0, a1 - end);
   Status st = device_->Write(SlotByte(ref.phys, a0), buf.data(), buf.size());
-  if (!st.ok()) return IoError(st, inode.ino, "write");
+  if (!st.ok()) {
+    ref.hasher.reset();  // bytes below `valid` may have changed
+    return IoError(st, inode.ino, "write");
+  }
+  if (ref.hasher) {
+    if (begin >= valid) {
+      HashZeros(ref.hasher.get(), begin - valid);
+      XXH3_64bits_update(ref.hasher.get(), src, end - begin);
+    } else {
+      ref.hasher.reset();  // rewrite of hashed bytes: hash at commit instead
+    }
+  }
   ref.valid = std::max(valid, end);
   return Status::Ok();
 }
@@ -243,7 +327,23 @@ Status Filesystem::ZeroTailLocked(ActiveInode& inode, uint64_t lslot, uint64_t u
   }
   Status st = device_->Write(SlotByte(ref.phys, a0), buf.data(), buf.size());
   if (!st.ok()) return IoError(st, inode.ino, "zero fill");
+  if (ref.hasher) HashZeros(ref.hasher.get(), upto - ref.valid);
   ref.valid = upto;
+  return Status::Ok();
+}
+
+Status Filesystem::SealSlotLocked(ActiveInode& inode, uint64_t lslot, uint64_t len) {
+  SlotRef& ref = inode.map[lslot];
+  if (ref.hasher && ref.valid == len) {
+    ref.csum = XXH3_64bits_digest(ref.hasher.get());
+  } else {
+    blockdev::AlignedBuffer buf(AlignUp(len, kIoAlign));
+    Status st = device_->Read(SlotByte(ref.phys, 0), buf.data(), buf.size());
+    if (!st.ok()) return IoError(st, inode.ino, "checksum read-back");
+    ref.csum = XXH3_64bits(buf.data(), len);
+  }
+  ref.csum_known = true;
+  ref.hasher.reset();
   return Status::Ok();
 }
 
@@ -272,7 +372,10 @@ Status Filesystem::TruncateLocked(ActiveInode& inode, uint64_t new_size) {
     if (partial != 0 && keep > 0 && inode.map[keep - 1].mapped()) {
       SlotRef& r = inode.map[keep - 1];
       if (r.dirty) {
-        r.valid = std::min(r.valid, partial);
+        if (r.valid > partial) {
+          r.valid = partial;
+          r.hasher.reset();
+        }
       } else {
         // Its bytes past the new size must read as zero if the file grows
         // again; a committed slot is never written, so copy what remains.

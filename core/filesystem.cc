@@ -297,6 +297,26 @@ void Filesystem::DropInodeLocked(InodeNo ino,
   if (inode->open_count == 0) RetireLocked(*inode);
 }
 
+void Filesystem::DropCorruptFile(InodeNo ino) {
+  meta::InodeRow row;
+  {
+    std::lock_guard ns(ns_mu_);
+    Result<meta::InodeRow> r = store_->GetInode(ino);
+    if (!r.ok()) return;  // already gone
+    row = r.value();
+    std::lock_guard table(table_mu_);
+    auto ext = store_->DeleteInode(ino);
+    if (!ext.ok()) {
+      Log()->error("inode {}: cannot drop the corrupt entry: {}", ino.value,
+                   ext.status().ToString());
+      return;
+    }
+    DropInodeLocked(ino, ext.value());
+  }
+  counters_.entries_dropped.fetch_add(1, std::memory_order_relaxed);
+  if (entry_dropped_) entry_dropped_(row.parent, row.name);
+}
+
 void Filesystem::RetireLocked(ActiveInode& inode) {
   std::unique_lock lock(inode.mu);
   if (inode.retired) return;
@@ -416,7 +436,12 @@ Result<std::shared_ptr<ActiveInode>> Filesystem::LoadLocked(InodeNo ino) {
     inode->map.resize(nslots);
     for (const meta::Extent& e : ext) {
       for (uint64_t i = 0; i < e.count; ++i) {
-        inode->map[e.lslot + i] = SlotRef{e.slot.value + i, 0, false};
+        SlotRef& r = inode->map[e.lslot + i];
+        r = SlotRef{e.slot.value + i, 0, false};
+        if (e.csums.size() == e.count) {
+          r.csum_known = true;
+          r.csum = e.csums[i];
+        }
       }
     }
   }

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -53,6 +54,8 @@ struct CoreConfig {
   uint64_t max_file_size = 0;
   // Allocator stride: room each new file gets to grow contiguously.
   uint64_t alloc_stride = 64;
+  // Verify slot checksums on read. Off only for benchmarking.
+  bool verify_checksums = true;
 
   Status Validate() const;
 };
@@ -106,6 +109,15 @@ struct OpenFile {
   int flags = 0;
 };
 
+// Counters since mount. Thread-safe (relaxed atomics).
+struct FsCounters {
+  std::atomic<uint64_t> reads{0}, writes{0};
+  std::atomic<uint64_t> bytes_read{0}, bytes_written{0};
+  std::atomic<uint64_t> checksum_failures{0};
+  std::atomic<uint64_t> entries_dropped{0};
+  std::atomic<uint64_t> commits{0}, files_committed{0}, commit_failures{0};
+};
+
 struct MountSummary {
   meta::RecoverySummary recovery;
   uint64_t slots_used = 0;
@@ -132,6 +144,14 @@ class Filesystem {
   const blockdev::Superblock& superblock() const { return sb_; }
   uint64_t max_file_size() const { return max_file_size_; }
   blockdev::Device& device() { return *device_; }
+  const FsCounters& counters() const { return counters_; }
+
+  // Called (outside every lock) when a name disappears other than by a
+  // request naming it — a corrupt entry dropped, a file evicted — so fs/
+  // can invalidate the kernel's caches. Set before Start().
+  void SetEntryDroppedHook(std::function<void(InodeNo parent, const std::string& name)> hook) {
+    entry_dropped_ = std::move(hook);
+  }
 
   // --- namespace ---
   Result<Attr> Lookup(InodeNo parent, std::string_view name);
@@ -200,6 +220,10 @@ class Filesystem {
   void EnqueueLocked(const std::shared_ptr<ActiveInode>& inode, bool urgent);
   static Status CheckName(std::string_view name);
 
+  // Removes a file whose stored bytes failed verification, so the next
+  // lookup misses. Takes ns_mu_ and table_mu_.
+  void DropCorruptFile(InodeNo ino);
+
   // --- data_path.cc ---
   // REQUIRES: inode.mu held exclusively.
   Status WriteLocked(ActiveInode& inode, uint64_t offset, std::span<const uint8_t> data);
@@ -214,6 +238,9 @@ class Filesystem {
                          uint64_t end, const uint8_t* src);
   // Zero-fills dirty slot bytes [valid, upto). 
   Status ZeroTailLocked(ActiveInode& inode, uint64_t lslot, uint64_t upto);
+  // Sets the checksum of dirty slot `lslot` holding `len` file bytes, from
+  // its hasher or by reading the slot back.
+  Status SealSlotLocked(ActiveInode& inode, uint64_t lslot, uint64_t len);
   std::optional<SlotId> HintFor(const ActiveInode& inode, uint64_t lslot) const;
   DevOffset SlotByte(uint64_t phys, uint64_t byte_in_slot) const;
 
@@ -233,6 +260,8 @@ class Filesystem {
   std::unique_ptr<meta::Store> store_;
   meta::Allocator allocator_;
   MountSummary mount_summary_;
+  FsCounters counters_;
+  std::function<void(InodeNo, const std::string&)> entry_dropped_;
 
   // Lock order: ns_mu_ -> table_mu_ -> ActiveInode::mu -> (store, allocator
   // internal locks). No lock is held across a FUSE reply.

@@ -3,9 +3,12 @@
 // memory is bounded by open files plus the commit queue, not by file count.
 #pragma once
 
+#include <xxhash.h>
+
 #include <atomic>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <shared_mutex>
 #include <vector>
 
@@ -26,9 +29,19 @@ struct SlotRef {
   // place and, if dropped, freed at once. A committed slot (dirty == false)
   // is never written again: changes go to a copy (copy-on-write).
   bool dirty = false;
+  // Committed slots: XXH3-64 of the slot's file bytes, if known.
+  bool csum_known = false;
+  uint64_t csum = 0;
+  // Dirty slots: a hash of bytes [0, valid) fed in order as they were
+  // written, or null once bytes were rewritten out of order (the commit then
+  // reads the slot back to hash it).
+  std::shared_ptr<XXH3_state_t> hasher;
 
   bool mapped() const { return phys != kNone; }
 };
+
+// A fresh streaming XXH3-64 state (seed 0).
+std::shared_ptr<XXH3_state_t> NewHasher();
 
 struct ActiveInode {
   explicit ActiveInode(meta::InodeRow r) : ino(r.ino), row(std::move(r)) {}

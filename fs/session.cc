@@ -2,6 +2,7 @@
 #include "fs/session.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "common/log.h"
 #include "fs/fuse_ops.h"
@@ -64,6 +65,15 @@ Result<std::unique_ptr<Session>> Session::Mount(core::Filesystem* fs,
                                   " (libfuse says why above)");
   }
   s->mounted_ = true;
+  // Names dropped behind the kernel's back (corrupt entries, evictions)
+  // leave its dentry cache at once.
+  fuse_session* se = s->se_;
+  fs->SetEntryDroppedHook([se](InodeNo parent, const std::string& name) {
+    int rc = fuse_lowlevel_notify_inval_entry(se, parent.value, name.data(), name.size());
+    if (rc != 0 && rc != -ENOENT) {
+      Log()->warn("cannot invalidate the kernel's entry for '{}': {}", name, strerror(-rc));
+    }
+  });
   if (fuse_set_signal_handlers(s->se_) != 0) {
     return Status::Error(EIO, "cannot install signal handlers");
   }

@@ -40,6 +40,7 @@ CREATE TABLE extents(
   lslot INTEGER NOT NULL,
   slot  INTEGER NOT NULL,
   count INTEGER NOT NULL,
+  csums BLOB,
   PRIMARY KEY(ino, lslot)
 ) WITHOUT ROWID;
 )sql";
@@ -84,6 +85,25 @@ Status ApplyPragmas(Db& db, int64_t cache_kib) {
   SLOTFS_RETURN_IF_ERROR(db.Exec("PRAGMA temp_store=MEMORY"));
   SLOTFS_RETURN_IF_ERROR(db.Exec("PRAGMA mmap_size=0"));
   return db.Exec("PRAGMA cache_size=-" + std::to_string(cache_kib));
+}
+
+// Checksums are stored as 8-byte little-endian values, one per slot.
+std::string EncodeCsums(const std::vector<uint64_t>& v) {
+  std::string out(v.size() * 8, '\0');
+  for (size_t i = 0; i < v.size(); ++i) {
+    for (int b = 0; b < 8; ++b) out[i * 8 + b] = static_cast<char>(v[i] >> (8 * b));
+  }
+  return out;
+}
+
+std::vector<uint64_t> DecodeCsums(const std::string& blob) {
+  std::vector<uint64_t> v(blob.size() / 8);
+  for (size_t i = 0; i < v.size(); ++i) {
+    uint64_t x = 0;
+    for (int b = 0; b < 8; ++b) x |= uint64_t{static_cast<uint8_t>(blob[i * 8 + b])} << (8 * b);
+    v[i] = x;
+  }
+  return v;
 }
 
 int64_t NowNs() {
@@ -271,9 +291,9 @@ Status Store::Prepare() {
   SLOTFS_RETURN_IF_ERROR(prep(st_->delete_inode, "DELETE FROM inodes WHERE ino=?"));
   SLOTFS_RETURN_IF_ERROR(prep(st_->delete_extents, "DELETE FROM extents WHERE ino=?"));
   SLOTFS_RETURN_IF_ERROR(prep(st_->get_extents,
-      "SELECT lslot, slot, count FROM extents WHERE ino=? ORDER BY lslot"));
+      "SELECT lslot, slot, count, csums FROM extents WHERE ino=? ORDER BY lslot"));
   SLOTFS_RETURN_IF_ERROR(prep(st_->insert_extent,
-      "INSERT INTO extents(ino, lslot, slot, count) VALUES(?, ?, ?, ?)"));
+      "INSERT INTO extents(ino, lslot, slot, count, csums) VALUES(?, ?, ?, ?, ?)"));
   SLOTFS_RETURN_IF_ERROR(prep(st_->rename,
       "UPDATE inodes SET parent=?, name=?, ctime_ns=? WHERE ino=?"));
   SLOTFS_RETURN_IF_ERROR(prep(st_->has_children, "SELECT 1 FROM inodes WHERE parent=? LIMIT 1"));
@@ -330,12 +350,12 @@ Status Store::ForEachExtent(
     const std::function<Status(InodeNo, const Extent&)>& fn) {
   std::lock_guard lock(mu_);
   SLOTFS_ASSIGN_OR_RETURN(
-      Stmt q, Stmt::Prepare(db_, "SELECT ino, lslot, slot, count FROM extents"));
+      Stmt q, Stmt::Prepare(db_, "SELECT ino, lslot, slot, count, csums FROM extents"));
   for (;;) {
     SLOTFS_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) return Status::Ok();
     Extent e{static_cast<uint64_t>(q.Int(1)), SlotId(static_cast<uint64_t>(q.Int(2))),
-             static_cast<uint64_t>(q.Int(3))};
+             static_cast<uint64_t>(q.Int(3)), DecodeCsums(q.Blob(4))};
     SLOTFS_RETURN_IF_ERROR(fn(InodeNo(static_cast<uint64_t>(q.Int(0))), e));
   }
 }
@@ -426,7 +446,7 @@ Result<std::vector<Extent>> ReadExtents(Stmt& s, InodeNo ino) {
     if (!row) break;
     out.push_back(Extent{static_cast<uint64_t>(s.Int(0)),
                          SlotId(static_cast<uint64_t>(s.Int(1))),
-                         static_cast<uint64_t>(s.Int(2))});
+                         static_cast<uint64_t>(s.Int(2)), DecodeCsums(s.Blob(3))});
   }
   s.Reset();
   return out;
@@ -566,6 +586,10 @@ Status Store::CommitFiles(const std::vector<FileCommit>& files,
       ie.Bind(2, e.lslot);
       ie.Bind(3, e.slot.value);
       ie.Bind(4, e.count);
+      if (!e.csums.empty()) {
+        std::string blob = EncodeCsums(e.csums);
+        ie.BindBlob(5, blob);
+      }
       SLOTFS_RETURN_IF_ERROR(ie.Run());
     }
   }

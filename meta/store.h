@@ -65,6 +65,9 @@ struct Extent {
   uint64_t lslot = 0;
   SlotId slot;
   uint64_t count = 0;
+  // XXH3-64 of each slot's file bytes (the slot's first min(slot_size,
+  // size - lslot*slot_size) bytes), `count` of them; empty if unknown.
+  std::vector<uint64_t> csums;
   bool operator==(const Extent&) const = default;
 };
 

@@ -26,6 +26,7 @@ struct MountArgs {
   std::string log_level = "info";
   int commit_interval_ms = 50;
   unsigned threads = 16;
+  bool no_verify = false;
 };
 
 // Splits "a,b=c" honouring backslash-escaped commas.
@@ -64,6 +65,8 @@ Status TakeSlotfsOptions(MountArgs& a, std::vector<std::string>& fuse) {
           a.commit_interval_ms = std::stoi(val);
         } else if (key == "threads") {
           a.threads = static_cast<unsigned>(std::stoul(val));
+        } else if (key == "no_verify") {
+          a.no_verify = true;
         } else if (key == "foreground") {
           a.foreground = true;
         } else if (key == "rw" || key == "dev" || key == "suid" || key == "exec" ||
@@ -103,6 +106,7 @@ int RunMount(MountArgs a) {
   }
   core::CoreConfig config;
   config.commit_interval = std::chrono::milliseconds(a.commit_interval_ms);
+  config.verify_checksums = !a.no_verify;
   st = config.Validate();
   if (!st.ok()) {
     PrintError(st.message());
@@ -214,6 +218,8 @@ std::function<int()> AddMountCommand(CLI::App& app) {
       ->check(CLI::Range(1, 60000));
   cmd->add_option("--threads", args->threads, "Maximum FUSE worker threads (default 16)")
       ->check(CLI::Range(1, 256));
+  cmd->add_flag("--no-verify", args->no_verify,
+                "Do not verify slot checksums on read (benchmarking only)");
   return [args] { return RunMount(*args); };
 }
 
