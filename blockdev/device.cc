@@ -38,8 +38,7 @@ std::string OpFault(const IoOp& op, uint64_t size) {
            "-byte aligned (use AlignedBuffer)";
   }
   if (op.len > size || off > size - op.len) {
-    return "beyond the end of the device (" + std::to_string(size) +
-           " bytes)";
+    return "beyond the end of the device (" + std::to_string(size) + " bytes)";
   }
   return {};
 }
@@ -53,8 +52,8 @@ void LogFailure(const Status& st) {
   if (!ErrorLogLimiter().Allow()) return;
   const uint64_t dropped = ErrorLogLimiter().TakeSuppressed();
   if (dropped > 0) {
-    ModuleLogger("blockdev")->error("{} ({} similar errors suppressed)",
-                                    st.ToString(), dropped);
+    ModuleLogger("blockdev")
+        ->error("{} ({} similar errors suppressed)", st.ToString(), dropped);
   } else {
     ModuleLogger("blockdev")->error("{}", st.ToString());
   }
@@ -126,9 +125,12 @@ Status Device::Flush() {
 
 const char* EngineName(Engine e) {
   switch (e) {
-    case Engine::kAuto: return "auto";
-    case Engine::kUring: return "uring";
-    case Engine::kPosix: return "posix";
+    case Engine::kAuto:
+      return "auto";
+    case Engine::kUring:
+      return "uring";
+    case Engine::kPosix:
+      return "posix";
   }
   return "unknown";
 }
@@ -146,11 +148,10 @@ Result<std::unique_ptr<Device>> OpenDevice(const std::string& path,
   auto log = ModuleLogger("blockdev");
   if (options.engine != Engine::kPosix &&
       (options.queue_depth == 0 || options.queue_depth > kMaxQueueDepth)) {
-    return Status::Error(EINVAL, "cannot open device " + path +
-                                     ": queue depth " +
-                                     std::to_string(options.queue_depth) +
-                                     " is not in [1, " +
-                                     std::to_string(kMaxQueueDepth) + "]");
+    return Status::Error(
+        EINVAL, "cannot open device " + path + ": queue depth " +
+                    std::to_string(options.queue_depth) + " is not in [1, " +
+                    std::to_string(kMaxQueueDepth) + "]");
   }
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
@@ -175,9 +176,10 @@ Result<std::unique_ptr<Device>> OpenDevice(const std::string& path,
   bool direct = options.direct;
   UniqueFd fd(::open(path.c_str(), flags | (direct ? O_DIRECT : 0)));
   if (!fd.valid() && direct && errno == EINVAL && !is_block) {
-    log->warn("{}: the filesystem holding this image refuses O_DIRECT; "
-              "falling back to buffered I/O (page cache in the data path)",
-              path);
+    log->warn(
+        "{}: the filesystem holding this image refuses O_DIRECT; "
+        "falling back to buffered I/O (page cache in the data path)",
+        path);
     direct = false;
     fd = UniqueFd(::open(path.c_str(), flags));
   }
@@ -195,8 +197,7 @@ Result<std::unique_ptr<Device>> OpenDevice(const std::string& path,
   if (::fstat(fd.get(), &st) != 0) {
     return Status::FromErrno(errno, "cannot stat device " + path);
   }
-  if (S_ISBLK(st.st_mode) != is_block ||
-      (!is_block && !S_ISREG(st.st_mode))) {
+  if (S_ISBLK(st.st_mode) != is_block || (!is_block && !S_ISREG(st.st_mode))) {
     return Status::Error(ENODEV, "cannot open device " + path +
                                      ": changed type while being opened");
   }
@@ -214,8 +215,8 @@ Result<std::unique_ptr<Device>> OpenDevice(const std::string& path,
       return Status::Error(
           ENOTSUP, path + ": logical sector size " + std::to_string(sector) +
                        " is not supported (slotfs does " +
-                       std::to_string(kIoAlign) + "-byte I/O; needs <= " +
-                       std::to_string(kIoAlign) + ")");
+                       std::to_string(kIoAlign) +
+                       "-byte I/O; needs <= " + std::to_string(kIoAlign) + ")");
     }
   } else {
     size = static_cast<uint64_t>(st.st_size);
@@ -229,8 +230,7 @@ Result<std::unique_ptr<Device>> OpenDevice(const std::string& path,
     }
   }
 
-  DeviceFile file{path, AlignDown(size, kIoAlign), is_block,
-                  options.read_only};
+  DeviceFile file{path, AlignDown(size, kIoAlign), is_block, options.read_only};
   std::unique_ptr<Device> device;
   if (options.engine == Engine::kPosix) {
     device = NewPosixDevice(std::move(fd), std::move(file));
@@ -239,12 +239,12 @@ Result<std::unique_ptr<Device>> OpenDevice(const std::string& path,
     if (uring.ok()) {
       device = std::move(uring).value();
     } else if (options.engine == Engine::kUring) {
-      return Status::Error(uring.status().code(),
-                           "cannot use io_uring for " + path + ": " +
-                               uring.status().message());
+      return Status::Error(
+          uring.status().code(),
+          "cannot use io_uring for " + path + ": " + uring.status().message());
     } else {
-      log->warn("{}: io_uring unavailable ({}); using the posix engine",
-                path, uring.status().ToString());
+      log->warn("{}: io_uring unavailable ({}); using the posix engine", path,
+                uring.status().ToString());
       device = NewPosixDevice(std::move(fd), std::move(file));
     }
   }

@@ -20,8 +20,7 @@ constexpr size_t kMaxChunk = size_t{1} << 30;
 class PosixDevice final : public Device {
  public:
   PosixDevice(UniqueFd fd, DeviceFile file)
-      : Device(std::move(file.path), file.size, file.is_block,
-               file.read_only),
+      : Device(std::move(file.path), file.size, file.is_block, file.read_only),
         fd_(std::move(fd)) {}
 
   const char* engine_name() const override { return "posix"; }
@@ -54,8 +53,8 @@ class PosixDevice final : public Device {
       const std::string what = path() + ": " + (is_read ? "read" : "write") +
                                " at offset " + std::to_string(offset) +
                                " (op offset " +
-                               std::to_string(op.offset.value) +
-                               ", length " + std::to_string(op.len) + ")";
+                               std::to_string(op.offset.value) + ", length " +
+                               std::to_string(op.len) + ")";
       if (n < 0) return Status::FromErrno(errno, what);
       if (n == 0) return Status::Error(EIO, what + " made no progress");
       buf += n;

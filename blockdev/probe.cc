@@ -16,8 +16,8 @@ constexpr size_t kProbeSize = 128 * 1024;
 constexpr size_t kZeroCheckSize = 64 * 1024;
 
 // Signature locations (bytes from the start of the device).
-constexpr size_t kExtMagicOffset = 1080;        // s_magic, LE u16 0xEF53
-constexpr size_t kExtCompatOffset = 1024 + 0x5c;  // s_feature_compat
+constexpr size_t kExtMagicOffset = 1080;            // s_magic, LE u16 0xEF53
+constexpr size_t kExtCompatOffset = 1024 + 0x5c;    // s_feature_compat
 constexpr size_t kExtIncompatOffset = 1024 + 0x60;  // s_feature_incompat
 constexpr size_t kBtrfsMagicOffset = 65536 + 64;
 constexpr size_t kSwapMagicOffset = 4096 - 10;
@@ -34,9 +34,9 @@ class Bytes {
            std::memcmp(data_ + offset, sig.data(), sig.size()) == 0;
   }
   uint16_t U16(size_t offset) const {
-    return offset + 2 <= size_ ? static_cast<uint16_t>(
-                                     data_[offset] | data_[offset + 1] << 8)
-                               : 0;
+    return offset + 2 <= size_
+               ? static_cast<uint16_t>(data_[offset] | data_[offset + 1] << 8)
+               : 0;
   }
   uint32_t U32(size_t offset) const {
     if (offset + 4 > size_) return 0;
@@ -90,10 +90,8 @@ std::string SlotfsAt(const uint8_t* block, bool* magic_only) {
 }  // namespace
 
 Result<std::string> ProbeExistingData(Device& device) {
-  const size_t len =
-      static_cast<size_t>(AlignDown(std::min<uint64_t>(device.size(),
-                                                       kProbeSize),
-                                    kIoAlign));
+  const size_t len = static_cast<size_t>(
+      AlignDown(std::min<uint64_t>(device.size(), kProbeSize), kIoAlign));
   if (len == 0) return std::string();
   AlignedBuffer buf(len);
   SLOTFS_RETURN_IF_ERROR(device.Read(DevOffset(0), buf.data(), len));

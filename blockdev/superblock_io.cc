@@ -23,8 +23,7 @@ std::string Describe(const Superblock& sb) {
 Result<Superblock> ReadCopy(Device& device, int copy) {
   const uint64_t offset = kCopyOffsets[copy];
   if (device.size() < offset + kSuperblockSize) {
-    return Status::Error(EUCLEAN, "device of " +
-                                      std::to_string(device.size()) +
+    return Status::Error(EUCLEAN, "device of " + std::to_string(device.size()) +
                                       " bytes is too small to hold it");
   }
   AlignedBuffer buf(kSuperblockSize);
@@ -54,28 +53,26 @@ Result<SuperblockReadResult> ReadSuperblocks(Device& device) {
                          result.copy_error[1].code() != EUCLEAN;
     return Status::Error(
         io_only ? EIO : EUCLEAN,
-        device.path() + ": no valid superblock: copy 0: " +
-            result.copy_error[0].message() +
+        device.path() +
+            ": no valid superblock: copy 0: " + result.copy_error[0].message() +
             "; copy 1: " + result.copy_error[1].message() +
             " — is this a slotfs device? run 'slotfs format' or "
             "'slotfs check --repair'");
   }
   if (result.copy_ok[0] && result.copy_ok[1] &&
       !copies[0].SameGeometry(copies[1])) {
-    return Status::Error(EUCLEAN,
-                         device.path() + ": superblock copies disagree (copy "
-                                         "0: " + Describe(copies[0]) +
-                             "; copy 1: " + Describe(copies[1]) +
-                             ") — run 'slotfs check --repair'");
+    return Status::Error(
+        EUCLEAN, device.path() + ": superblock copies disagree (copy 0: " +
+                     Describe(copies[0]) + "; copy 1: " + Describe(copies[1]) +
+                     ") — run 'slotfs check --repair'");
   }
   result.sb = result.copy_ok[0] ? copies[0] : copies[1];
   const Superblock& sb = result.sb;
   const uint64_t end = sb.data_offset + sb.slot_count * sb.slot_size;
   if (end > device.size()) {
     return Status::Error(
-        EUCLEAN, device.path() + ": superblock (" + Describe(sb) +
-                     ") needs " + std::to_string(end) +
-                     " bytes but the device has only " +
+        EUCLEAN, device.path() + ": superblock (" + Describe(sb) + ") needs " +
+                     std::to_string(end) + " bytes but the device has only " +
                      std::to_string(device.size()) +
                      " — was the device or image truncated?");
   }
@@ -95,10 +92,9 @@ Status WriteSuperblockCopy(Device& device, const Superblock& sb, int copy) {
   // Never put on disk what the next mount would reject.
   auto check = DecodeSuperblock(bytes);
   if (!check.ok()) {
-    return Status::Error(EINVAL, device.path() +
-                                     ": refusing to write superblock copy " +
-                                     std::to_string(copy) + ": " +
-                                     check.status().message());
+    return Status::Error(
+        EINVAL, device.path() + ": refusing to write superblock copy " +
+                    std::to_string(copy) + ": " + check.status().message());
   }
   const uint64_t end = sb.data_offset + sb.slot_count * sb.slot_size;
   if (end > device.size()) {

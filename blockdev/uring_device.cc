@@ -49,7 +49,7 @@ class Completion {
 // One op in flight, or the remainder of one after a short transfer.
 struct Request {
   IoOp::Kind kind = IoOp::Kind::kRead;
-  uint64_t offset = 0;    // of the next byte to transfer
+  uint64_t offset = 0;     // of the next byte to transfer
   uint8_t* buf = nullptr;  // next byte to transfer
   size_t remaining = 0;
   uint64_t op_offset = 0;  // the op as issued, for messages
@@ -95,8 +95,8 @@ const char* KindName(IoOp::Kind kind) {
 class UringDevice final : public Device {
  public:
   explicit UringDevice(DeviceFile file)
-      : Device(std::move(file.path), file.size, file.is_block,
-               file.read_only) {}
+      : Device(std::move(file.path), file.size, file.is_block, file.read_only) {
+  }
   ~UringDevice() override;
 
   // Sets up the ring. On failure the destructor cleans up.
@@ -135,7 +135,7 @@ class UringDevice final : public Device {
   // Lock order: sq_mu_ is a leaf; no Completion is called while holding it.
   std::mutex sq_mu_;
   std::condition_variable sq_cv_;  // in_flight_ dropped below capacity_
-  size_t in_flight_ = 0;            // guarded by sq_mu_
+  size_t in_flight_ = 0;           // guarded by sq_mu_
 
   // Completion thread only.
   std::vector<std::pair<Request*, int>> reaped_;
@@ -175,8 +175,7 @@ Status UringDevice::Init(unsigned queue_depth) {
                       io_uring_opcode_supported(probe, IORING_OP_WRITE);
   if (probe != nullptr) io_uring_free_probe(probe);
   if (!has_rw) {
-    return Status::Error(ENOTSUP,
-                         "kernel io_uring lacks IORING_OP_READ/WRITE");
+    return Status::Error(ENOTSUP, "kernel io_uring lacks IORING_OP_READ/WRITE");
   }
 
   capacity_ = std::min(params.sq_entries, params.cq_entries);
@@ -245,16 +244,17 @@ void UringDevice::SubmitLocked() {
     const int rc = io_uring_submit(&ring_);
     if (rc > 0 || rc == -EINTR) continue;
     if (rc == 0 || rc == -EAGAIN || rc == -EBUSY) {
-      // Kernel short of resources or CQ backlog: the completion thread
-      // drains without sq_mu_, so waiting here makes progress.
+      // Transient shortage of kernel resources. Not a CQ backlog: the
+      // in-flight bound keeps every CQE we can be owed within the CQ, so
+      // the completion thread is never needed to make room.
       std::this_thread::sleep_for(std::chrono::microseconds(100));
       continue;
     }
     // Prepared SQEs cannot be withdrawn and still point at callers'
     // buffers; carrying on could let the kernel write into freed memory.
-    ModuleLogger("blockdev")->critical(
-        "{}: io_uring_submit failed: {}; aborting", path(),
-        Status::FromErrno(-rc, "submit").message());
+    ModuleLogger("blockdev")
+        ->critical("{}: io_uring_submit failed: {}; aborting", path(),
+                   Status::FromErrno(-rc, "submit").message());
     std::abort();
   }
 }
@@ -266,9 +266,9 @@ void UringDevice::CompletionLoop() {
     const int rc = io_uring_wait_cqe(&ring_, &cqe);
     if (rc == -EINTR || rc == -EAGAIN || rc == -ETIME) continue;
     if (rc < 0) {
-      ModuleLogger("blockdev")->critical(
-          "{}: io_uring_wait_cqe failed: {}; aborting", path(),
-          Status::FromErrno(-rc, "wait").message());
+      ModuleLogger("blockdev")
+          ->critical("{}: io_uring_wait_cqe failed: {}; aborting", path(),
+                     Status::FromErrno(-rc, "wait").message());
       std::abort();
     }
     unsigned head;
@@ -288,46 +288,43 @@ void UringDevice::CompletionLoop() {
 }
 
 void UringDevice::HandleReaped() {
-  for (auto [r, res] : reaped_) {
-    if (res > 0) {
-      const auto n = static_cast<size_t>(res);
-      r->offset += n;
-      r->buf += n;
-      r->remaining -= std::min(n, r->remaining);
-      if (r->remaining == 0) {
-        done_.emplace_back(r, Status::Ok());
+  if (reaped_.empty()) return;
+  {
+    // Under sq_mu_: the submitter filled each Request before unlocking it,
+    // so this lock also orders those writes before the reads below.
+    std::lock_guard lock(sq_mu_);
+    for (auto [r, res] : reaped_) {
+      if (res > 0) {
+        const auto n = static_cast<size_t>(res);
+        r->offset += n;
+        r->buf += n;
+        r->remaining -= std::min(n, r->remaining);
+        if (r->remaining == 0) {
+          done_.emplace_back(r, Status::Ok());
+        } else {
+          resubmit_.push_back(r);  // short transfer: continue from here
+        }
+      } else if ((res == -EAGAIN || res == -EINTR) &&
+                 ++r->retries <= kMaxRetries) {
+        resubmit_.push_back(r);
       } else {
-        resubmit_.push_back(r);  // short transfer: continue from here
+        const std::string what = path() + ": " + KindName(r->kind) +
+                                 " at offset " + std::to_string(r->offset) +
+                                 " (op offset " + std::to_string(r->op_offset) +
+                                 ", length " + std::to_string(r->op_len) + ")";
+        done_.emplace_back(r, res == 0 ? Status::Error(EIO, what + " made no "
+                                                                   "progress")
+                                       : Status::FromErrno(-res, what));
       }
-      continue;
     }
-    if ((res == -EAGAIN || res == -EINTR) && ++r->retries <= kMaxRetries) {
-      resubmit_.push_back(r);
-      continue;
-    }
-    const std::string what = path() + ": " + KindName(r->kind) +
-                             " at offset " + std::to_string(r->offset) +
-                             " (op offset " + std::to_string(r->op_offset) +
-                             ", length " + std::to_string(r->op_len) + ")";
-    if (res == 0) {
-      done_.emplace_back(r, Status::Error(EIO, what + " made no progress"));
-    } else {
-      done_.emplace_back(r, Status::FromErrno(-res, what));
-    }
+    // A resubmitted request keeps the in-flight slot it already holds.
+    for (Request* r : resubmit_) PrepLocked(r);
+    if (!resubmit_.empty()) SubmitLocked();
+    in_flight_ -= done_.size();
   }
   reaped_.clear();
-
-  if (!resubmit_.empty() || !done_.empty()) {
-    {
-      std::lock_guard lock(sq_mu_);
-      // A resubmitted request keeps the in-flight slot it already holds.
-      for (Request* r : resubmit_) PrepLocked(r);
-      if (!resubmit_.empty()) SubmitLocked();
-      in_flight_ -= done_.size();
-    }
-    if (!done_.empty()) sq_cv_.notify_all();
-  }
   resubmit_.clear();
+  if (!done_.empty()) sq_cv_.notify_all();
 
   for (auto& [r, status] : done_) {
     // `r` may be freed once its Completion hears the last of its batch.
