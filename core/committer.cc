@@ -111,6 +111,10 @@ Status Filesystem::CommitBatch(
     s.inode->freed.erase(s.inode->freed.begin(), s.inode->freed.begin() + static_cast<long>(n));
     uint64_t prev = s.inode->committed_gen.load();
     if (s.gen > prev) s.inode->committed_gen.store(s.gen);
+    // The commit cleared the journal entry; a change made since the
+    // snapshot is in flight again.
+    s.inode->journaled = false;
+    if (s.inode->gen.load() != s.gen) JournalLocked(*s.inode);
   }
   allocator_.ReleaseDurable(durable);
   return first_error;

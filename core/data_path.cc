@@ -188,8 +188,21 @@ Result<size_t> Filesystem::Write(OpenFile& of, uint64_t offset,
   return data.size();
 }
 
+void Filesystem::JournalLocked(ActiveInode& inode) {
+  if (inode.journaled) return;
+  // The journal only reports what a crash discarded; copy-on-write keeps
+  // the committed version safe without it, so a failure here is logged and
+  // the write goes on.
+  Status st = store_->JournalRewrite(inode.ino, NowNs());
+  if (!st.ok() && IoErrorLimiter().Allow()) {
+    Log()->warn("inode {}: cannot journal the rewrite: {}", inode.ino.value, st.ToString());
+  }
+  inode.journaled = true;
+}
+
 Status Filesystem::WriteLocked(ActiveInode& inode, uint64_t offset,
                                std::span<const uint8_t> data) {
+  JournalLocked(inode);
   uint64_t end = offset + data.size();
   uint64_t last = (end - 1) / slot_size_;
   if (inode.map.size() <= last) inode.map.resize(last + 1);
@@ -354,6 +367,7 @@ Status Filesystem::TruncateLocked(ActiveInode& inode, uint64_t new_size) {
     return Status::Error(EFBIG, "size past the maximum file size");
   }
   uint64_t old_size = inode.row.size;
+  JournalLocked(inode);
   if (new_size < old_size) {
     uint64_t keep = (new_size + slot_size_ - 1) / slot_size_;
     std::vector<SlotId> now;

@@ -86,11 +86,12 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Open(
   const auto& r = fs->mount_summary_.recovery;
   Log()->info(
       "mounted {}: uuid {}, {} slots of {} KiB, engine {}; recovery: {} files "
-      "kept, {} uncommitted writes discarded, {} extents dropped, {} slots in "
-      "use, {:.3f} s",
+      "kept, {} in-flight writes discarded ({} new files removed, {} rewrites "
+      "rolled back to the committed version), {} slots in use, {} free, {:.3f} s",
       fs->device_->path(), blockdev::UuidToString(sb.uuid), sb.slot_count,
       sb.slot_size / 1024, fs->device_->engine_name(), r.files_kept,
-      r.writes_discarded, r.extents_dropped, fs->mount_summary_.slots_used,
+      r.writes_discarded, r.creates_discarded, r.rewrites_discarded,
+      fs->mount_summary_.slots_used, sb.slot_count - fs->mount_summary_.slots_used,
       fs->mount_summary_.seconds);
   return fs;
 }
@@ -496,6 +497,7 @@ Result<std::unique_ptr<OpenFile>> Filesystem::Create(
     inode = std::make_shared<ActiveInode>(std::move(row));
     // Never committed: the first flush must commit it even if empty.
     inode->gen.store(1);
+    inode->journaled = true;  // CreateInode journaled it
     std::lock_guard table(table_mu_);
     inode->open_count = 1;
     active_.emplace(inode->ino, inode);

@@ -225,6 +225,9 @@ class Filesystem {
   void DropCorruptFile(InodeNo ino);
 
   // --- data_path.cc ---
+  // Journals the first change of a committed file. REQUIRES: inode.mu
+  // held exclusively.
+  void JournalLocked(ActiveInode& inode);
   // REQUIRES: inode.mu held exclusively.
   Status WriteLocked(ActiveInode& inode, uint64_t offset, std::span<const uint8_t> data);
   Status TruncateLocked(ActiveInode& inode, uint64_t new_size);

@@ -61,6 +61,8 @@ struct ActiveInode {
   // Unlinked and closed: every slot has been given back. Nothing may use
   // this inode any more.
   bool retired = false;
+  // The store's journal holds an entry for this file's in-flight changes.
+  bool journaled = false;
 
   // Content generation: bumped on every change of content or size. The
   // committer records which generation it made durable.

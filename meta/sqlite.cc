@@ -37,10 +37,10 @@ Db& Db::operator=(Db&& o) noexcept {
   return *this;
 }
 
-Result<Db> Db::Open(const std::string& path, int flags) {
+Result<Db> Db::Open(const std::string& path, int flags, const std::string& vfs) {
   Db db;
   int rc = sqlite3_open_v2(path.c_str(), &db.db_, flags | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+                           vfs.empty() ? nullptr : vfs.c_str());
   if (rc != SQLITE_OK) {
     return SqliteStatus(rc, db.db_, "cannot open database " + path);
   }

@@ -30,8 +30,10 @@ class Db {
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
 
-  // flags: SQLITE_OPEN_* (NOMUTEX is added).
-  static Result<Db> Open(const std::string& path, int flags);
+  // flags: SQLITE_OPEN_* (NOMUTEX is added). `vfs`: a registered SQLite
+  // VFS name, or empty for the default.
+  static Result<Db> Open(const std::string& path, int flags,
+                         const std::string& vfs = "");
 
   sqlite3* get() const { return db_; }
   // Runs one or more statements without results.

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstring>
 
@@ -35,6 +36,11 @@ CREATE TABLE inodes(
 CREATE UNIQUE INDEX inodes_by_name ON inodes(parent, name);
 CREATE INDEX inodes_by_parent ON inodes(parent, ino);
 CREATE INDEX inodes_writing ON inodes(state) WHERE state <> 0;
+CREATE TABLE journal(
+  ino        INTEGER PRIMARY KEY,
+  kind       INTEGER NOT NULL,
+  started_ns INTEGER NOT NULL
+);
 CREATE TABLE extents(
   ino   INTEGER NOT NULL,
   lslot INTEGER NOT NULL,
@@ -44,6 +50,10 @@ CREATE TABLE extents(
   PRIMARY KEY(ino, lslot)
 ) WITHOUT ROWID;
 )sql";
+
+// Journal entry kinds.
+constexpr int kJournalCreate = 1;
+constexpr int kJournalRewrite = 2;
 
 constexpr std::string_view kInodeCols =
     "ino, parent, name, mode, uid, gid, size, slots, atime_ns, mtime_ns, "
@@ -117,7 +127,8 @@ int64_t NowNs() {
 struct Store::Statements {
   Stmt get_inode, lookup, insert_inode, update_attrs, delete_inode,
       delete_extents, get_extents, insert_extent, rename, has_children,
-      list_children, set_pin, commit_file, bump_seq;
+      list_children, set_pin, commit_file, bump_seq, journal_add,
+      journal_clear;
 };
 
 Store::~Store() {
@@ -127,7 +138,8 @@ Store::~Store() {
 Result<std::unique_ptr<Store>> Store::Create(const std::string& path,
                                              const blockdev::Superblock& sb,
                                              uid_t uid, gid_t gid,
-                                             bool overwrite) {
+                                             bool overwrite,
+                                             const std::string& vfs) {
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) {
     if (!overwrite) {
@@ -148,7 +160,7 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path,
   store->path_ = path;
   SLOTFS_ASSIGN_OR_RETURN(
       store->db_,
-      Db::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+      Db::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs));
   Db& db = store->db_;
   SLOTFS_RETURN_IF_ERROR(ApplyPragmas(db, 4096));
   SLOTFS_RETURN_IF_ERROR(
@@ -208,7 +220,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
   auto store = std::unique_ptr<Store>(new Store());
   store->path_ = path;
   int flags = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
-  SLOTFS_ASSIGN_OR_RETURN(store->db_, Db::Open(path, flags));
+  SLOTFS_ASSIGN_OR_RETURN(store->db_, Db::Open(path, flags, options.vfs));
   Status pr = ApplyPragmas(store->db_, options.cache_kib);
   if (!pr.ok()) {
     return Status::Error(pr.code(), "database " + path +
@@ -302,6 +314,9 @@ Status Store::Prepare() {
   SLOTFS_RETURN_IF_ERROR(prep(st_->set_pin, "UPDATE inodes SET pin=? WHERE ino=?"));
   SLOTFS_RETURN_IF_ERROR(prep(st_->commit_file,
       "UPDATE inodes SET size=?, slots=?, mtime_ns=?, ctime_ns=?, state=0 WHERE ino=?"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->journal_add,
+      "INSERT OR IGNORE INTO journal(ino, kind, started_ns) VALUES(?, ?, ?)"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->journal_clear, "DELETE FROM journal WHERE ino=?"));
   SLOTFS_RETURN_IF_ERROR(prep(st_->bump_seq,
       "INSERT INTO meta(key, value) VALUES('sync_seq', 1) ON CONFLICT(key) "
       "DO UPDATE SET value=value+1"));
@@ -328,6 +343,19 @@ Result<RecoverySummary> Store::Recover() {
   Txn txn(db_);
   SLOTFS_RETURN_IF_ERROR(txn.status());
   SLOTFS_ASSIGN_OR_RETURN(
+      Stmt kinds, Stmt::Prepare(db_, "SELECT kind, count(*) FROM journal GROUP BY kind"));
+  for (;;) {
+    SLOTFS_ASSIGN_OR_RETURN(bool row, kinds.Step());
+    if (!row) break;
+    if (kinds.Int(0) == kJournalCreate) {
+      out.creates_discarded = static_cast<uint64_t>(kinds.Int(1));
+    } else {
+      out.rewrites_discarded += static_cast<uint64_t>(kinds.Int(1));
+    }
+  }
+  kinds = Stmt();
+  SLOTFS_RETURN_IF_ERROR(db_.Exec("DELETE FROM journal"));
+  SLOTFS_ASSIGN_OR_RETURN(
       Stmt count_ext,
       Stmt::Prepare(db_, "SELECT count(*) FROM extents WHERE ino IN "
                          "(SELECT ino FROM inodes WHERE state<>0)"));
@@ -336,7 +364,10 @@ Result<RecoverySummary> Store::Recover() {
   SLOTFS_RETURN_IF_ERROR(db_.Exec(
       "DELETE FROM extents WHERE ino IN (SELECT ino FROM inodes WHERE state<>0)"));
   SLOTFS_RETURN_IF_ERROR(db_.Exec("DELETE FROM inodes WHERE state<>0"));
-  out.writes_discarded = static_cast<uint64_t>(db_.Changes());
+  // Creates are journaled with their row; count rows too, in case a journal
+  // entry was lost with a database from before the journal.
+  out.creates_discarded = std::max(out.creates_discarded, static_cast<uint64_t>(db_.Changes()));
+  out.writes_discarded = out.creates_discarded + out.rewrites_discarded;
   SLOTFS_ASSIGN_OR_RETURN(
       Stmt files, Stmt::Prepare(db_, "SELECT count(*) FROM inodes WHERE (mode & 61440) = 32768"));
   SLOTFS_ASSIGN_OR_RETURN(has, files.Step());
@@ -389,6 +420,8 @@ Result<InodeRow> Store::CreateInode(InodeNo parent, std::string_view name,
                                     uint32_t mode, uint32_t uid, uint32_t gid,
                                     int64_t now_ns, InodeState state) {
   std::lock_guard lock(mu_);
+  Txn txn(db_);
+  SLOTFS_RETURN_IF_ERROR(txn.status());
   Stmt& s = st_->insert_inode;
   s.Reset();
   s.Bind(1, parent.value);
@@ -406,9 +439,18 @@ Result<InodeRow> Store::CreateInode(InodeNo parent, std::string_view name,
     if (st.code() == EEXIST) return Status::Error(EEXIST, "entry exists");
     return st;
   }
-  NoteCommitted(false);
   InodeRow r;
   r.ino = InodeNo(static_cast<uint64_t>(db_.LastInsertRowid()));
+  if (state == InodeState::kWriting) {
+    Stmt& j = st_->journal_add;
+    j.Reset();
+    j.Bind(1, r.ino.value);
+    j.Bind(2, kJournalCreate);
+    j.Bind(3, now_ns);
+    SLOTFS_RETURN_IF_ERROR(j.Run());
+  }
+  SLOTFS_RETURN_IF_ERROR(txn.Commit());
+  NoteCommitted(false);
   r.parent = parent;
   r.name = std::string(name);
   r.mode = mode;
@@ -467,6 +509,10 @@ Result<std::vector<Extent>> Store::DeleteInode(InodeNo ino) {
   di.Bind(1, ino.value);
   SLOTFS_RETURN_IF_ERROR(di.Run());
   if (db_.Changes() == 0) return Status::Error(ENOENT, "inode gone");
+  Stmt& jc = st_->journal_clear;
+  jc.Reset();
+  jc.Bind(1, ino.value);
+  SLOTFS_RETURN_IF_ERROR(jc.Run());
   SLOTFS_RETURN_IF_ERROR(txn.Commit());
   NoteCommitted(false);
   return ext;
@@ -489,6 +535,10 @@ Result<std::vector<Extent>> Store::Rename(InodeNo ino, InodeNo new_parent,
     di.Reset();
     di.Bind(1, replaced.value);
     SLOTFS_RETURN_IF_ERROR(di.Run());
+    Stmt& jc = st_->journal_clear;
+    jc.Reset();
+    jc.Bind(1, replaced.value);
+    SLOTFS_RETURN_IF_ERROR(jc.Run());
   }
   Stmt& s = st_->rename;
   s.Reset();
@@ -543,6 +593,25 @@ Status Store::SetPin(InodeNo ino, uint32_t pin) {
   return Status::Ok();
 }
 
+Status Store::JournalRewrite(InodeNo ino, int64_t now_ns) {
+  std::lock_guard lock(mu_);
+  Stmt& j = st_->journal_add;
+  j.Reset();
+  j.Bind(1, ino.value);
+  j.Bind(2, kJournalRewrite);
+  j.Bind(3, now_ns);
+  SLOTFS_RETURN_IF_ERROR(j.Run());
+  NoteCommitted(false);
+  return Status::Ok();
+}
+
+Result<uint64_t> Store::JournalSize() {
+  std::lock_guard lock(mu_);
+  SLOTFS_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db_, "SELECT count(*) FROM journal"));
+  SLOTFS_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? static_cast<uint64_t>(q.Int(0)) : 0;
+}
+
 Result<std::vector<Extent>> Store::GetExtents(InodeNo ino) {
   std::lock_guard lock(mu_);
   return ReadExtents(st_->get_extents, ino);
@@ -571,7 +640,12 @@ Status Store::CommitFiles(const std::vector<FileCommit>& files,
     u.Bind(4, f.ctime_ns);
     u.Bind(5, f.ino.value);
     SLOTFS_RETURN_IF_ERROR(u.Run());
-    if (db_.Changes() == 0) {
+    bool gone = db_.Changes() == 0;
+    Stmt& jc = st_->journal_clear;
+    jc.Reset();
+    jc.Bind(1, f.ino.value);
+    SLOTFS_RETURN_IF_ERROR(jc.Run());
+    if (gone) {
       if (missing) missing->push_back(f.ino);
       continue;
     }

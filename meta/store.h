@@ -80,9 +80,12 @@ struct FileCommit {
   std::vector<Extent> extents;
 };
 
+// What recovery found in the journal of in-flight writes.
 struct RecoverySummary {
   uint64_t files_kept = 0;
-  uint64_t writes_discarded = 0;  // inodes whose content never committed
+  uint64_t writes_discarded = 0;    // creates_discarded + rewrites_discarded
+  uint64_t creates_discarded = 0;   // new files whose content never committed: removed
+  uint64_t rewrites_discarded = 0;  // changes to committed files: old version kept
   uint64_t extents_dropped = 0;
 };
 
@@ -90,6 +93,8 @@ struct StoreOptions {
   // SQLite page cache bound, KiB.
   int64_t cache_kib = 16 * 1024;
   bool read_only = false;
+  // SQLite VFS to use (tests register a power-loss model); "" = default.
+  std::string vfs;
 };
 
 class Store {
@@ -102,7 +107,8 @@ class Store {
   static Result<std::unique_ptr<Store>> Create(const std::string& path,
                                                const blockdev::Superblock& sb,
                                                uid_t uid, gid_t gid,
-                                               bool overwrite);
+                                               bool overwrite,
+                                               const std::string& vfs = "");
 
   // Opens an existing database and checks that it belongs to `sb`: EUCLEAN
   // with a message naming both UUIDs/geometries on mismatch; ENOENT if the
@@ -114,7 +120,9 @@ class Store {
   const std::string& path() const { return path_; }
 
   // --- recovery and rebuild (single-threaded, at mount) ---
-  // Discards inodes left in state kWriting (and their extents).
+  // Empties the journal of in-flight writes: removes files created but never
+  // committed (state kWriting, with their extents); a committed file whose
+  // rewrite was in flight keeps its committed version.
   Result<RecoverySummary> Recover();
   // Calls fn(ino, extent) for every extent; stops at the first error fn
   // returns.
@@ -123,7 +131,8 @@ class Store {
   // --- namespace ---
   Result<InodeRow> GetInode(InodeNo ino);                   // ENOENT
   Result<InodeRow> Lookup(InodeNo parent, std::string_view name);  // ENOENT
-  // Inserts a new inode; EEXIST if (parent, name) is taken.
+  // Inserts a new inode; EEXIST if (parent, name) is taken. A file in state
+  // kWriting is journaled as an in-flight create in the same transaction.
   Result<InodeRow> CreateInode(InodeNo parent, std::string_view name,
                                uint32_t mode, uint32_t uid, uint32_t gid,
                                int64_t now_ns, InodeState state);
@@ -142,11 +151,17 @@ class Store {
   Result<std::vector<InodeRow>> ListChildren(InodeNo dir, InodeNo after,
                                              size_t limit);
   Status SetPin(InodeNo ino, uint32_t pin);
+  // Journals an in-flight change of a committed file (idempotent). The next
+  // CommitFiles naming the file clears it.
+  Status JournalRewrite(InodeNo ino, int64_t now_ns);
+  // Number of journal entries (in-flight writes).
+  Result<uint64_t> JournalSize();
 
   // --- content ---
   Result<std::vector<Extent>> GetExtents(InodeNo ino);
   // One durable transaction (synchronous=FULL) that sets size, times,
-  // state=complete and replaces the extents of every file in `files`.
+  // state=complete, replaces the extents and clears the journal entry of
+  // every file in `files`.
   // Files whose inode no longer exists are skipped (reported in `missing`).
   // REQUIRES: the data the extents point at is written and flushed.
   Status CommitFiles(const std::vector<FileCommit>& files,

@@ -45,6 +45,7 @@ TEST_F(DurabilityTest, CrashDiscardsUncommittedFileAndKeepsFsyncedOne) {
   EXPECT_EQ(ReadAll(Ino(kRootInode, "durable")), durable);
   EXPECT_EQ(fs_->Lookup(kRootInode, "pending").status().code(), ENOENT);
   EXPECT_EQ(fs_->mount_summary().recovery.writes_discarded, 1u);
+  EXPECT_EQ(fs_->mount_summary().recovery.creates_discarded, 1u);
   EXPECT_EQ(fs_->StatFs().slots_used, 4u) << "the pending file's slots came back";
 }
 
@@ -62,6 +63,8 @@ TEST_F(DurabilityTest, CrashDuringRewriteKeepsTheOldGeneration) {
   ASSERT_EQ(rc, 0);
   EXPECT_EQ(ReadAll(ino), v1);
   EXPECT_EQ(fs_->StatFs().slots_used, 3u);
+  EXPECT_EQ(fs_->mount_summary().recovery.rewrites_discarded, 1u);
+  EXPECT_EQ(fs_->mount_summary().recovery.creates_discarded, 0u);
 }
 
 TEST_F(DurabilityTest, GroupCommitMakesClosedFilesDurableWithoutFsync) {
