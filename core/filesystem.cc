@@ -69,16 +69,14 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Open(
   std::unique_ptr<Filesystem> fs(
       new Filesystem(std::move(device), sb, std::move(store), config));
   SLOTFS_ASSIGN_OR_RETURN(fs->mount_summary_.recovery, fs->store_->Recover());
-  Status st = fs->store_->ForEachExtent(
-      [&](InodeNo ino, const meta::Extent& e) -> Status {
-        Status s = fs->allocator_.MarkUsed(e.slot, e.count);
-        if (!s.ok()) {
-          return Status::Error(EUCLEAN, "inode " + std::to_string(ino.value) +
-                                            ": " + s.message() +
-                                            "; run 'slotfs check --repair'");
-        }
-        return s;
-      });
+  Status st = fs->store_->ForEachSlotRun([&](SlotId first, uint64_t count) -> Status {
+    Status s = fs->allocator_.MarkUsed(first, count);
+    if (!s.ok()) {
+      return Status::Error(EUCLEAN, "the database's extents are inconsistent: " +
+                                        s.message() + "; run 'slotfs check --repair'");
+    }
+    return s;
+  });
   SLOTFS_RETURN_IF_ERROR(st);
   fs->mount_summary_.slots_used = fs->allocator_.usage().used;
   fs->mount_summary_.seconds =

@@ -36,6 +36,7 @@ CREATE TABLE inodes(
 CREATE UNIQUE INDEX inodes_by_name ON inodes(parent, name);
 CREATE INDEX inodes_by_parent ON inodes(parent, ino);
 CREATE INDEX inodes_writing ON inodes(state) WHERE state <> 0;
+CREATE INDEX inodes_dirs ON inodes(ino) WHERE (mode & 61440) = 16384;
 CREATE TABLE journal(
   ino        INTEGER PRIMARY KEY,
   kind       INTEGER NOT NULL,
@@ -221,13 +222,21 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
   store->path_ = path;
   int flags = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
   SLOTFS_ASSIGN_OR_RETURN(store->db_, Db::Open(path, flags, options.vfs));
+  // Identify the database before changing anything in it: a wrong --db must
+  // not be switched to WAL or grown from an empty file.
+  SLOTFS_RETURN_IF_ERROR(store->CheckBinding(sb));
   Status pr = ApplyPragmas(store->db_, options.cache_kib);
   if (!pr.ok()) {
     return Status::Error(pr.code(), "database " + path +
                                         " cannot be used: " + pr.message());
   }
-  SLOTFS_RETURN_IF_ERROR(store->CheckBinding(sb));
-  SLOTFS_RETURN_IF_ERROR(store->Prepare());
+  pr = store->Prepare();
+  if (!pr.ok()) {
+    return Status::Error(EUCLEAN, "database " + path + " does not have the schema (version " +
+                                      std::to_string(kSchemaVersion) +
+                                      ") it claims: " + pr.message() +
+                                      "; run 'slotfs check'");
+  }
   return store;
 }
 
@@ -239,6 +248,16 @@ Status Store::CheckBinding(const blockdev::Superblock& sb) {
     if (!row.ok()) return row.status();
     if (!row.value() || app->Int(0) != kApplicationId) {
       return Status::Error(EUCLEAN, "not a slotfs database");
+    }
+    auto uv = Stmt::Prepare(db_, "PRAGMA user_version");
+    if (!uv.ok()) return uv.status();
+    row = uv->Step();
+    if (!row.ok()) return row.status();
+    int version = row.value() ? static_cast<int>(uv->Int(0)) : 0;
+    if (version != kSchemaVersion) {
+      return Status::Error(EUCLEAN, "schema version " + std::to_string(version) +
+                                        ", this slotfs reads version " +
+                                        std::to_string(kSchemaVersion));
     }
     DbBinding out;
     auto q = Stmt::Prepare(db_, "SELECT key, value FROM meta");
@@ -315,7 +334,8 @@ Status Store::Prepare() {
   SLOTFS_RETURN_IF_ERROR(prep(st_->commit_file,
       "UPDATE inodes SET size=?, slots=?, mtime_ns=?, ctime_ns=?, state=0 WHERE ino=?"));
   SLOTFS_RETURN_IF_ERROR(prep(st_->journal_add,
-      "INSERT OR IGNORE INTO journal(ino, kind, started_ns) VALUES(?, ?, ?)"));
+      "INSERT OR IGNORE INTO journal(ino, kind, started_ns) "
+      "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM inodes WHERE ino=?1)"));
   SLOTFS_RETURN_IF_ERROR(prep(st_->journal_clear, "DELETE FROM journal WHERE ino=?"));
   SLOTFS_RETURN_IF_ERROR(prep(st_->bump_seq,
       "INSERT INTO meta(key, value) VALUES('sync_seq', 1) ON CONFLICT(key) "
@@ -364,17 +384,30 @@ Result<RecoverySummary> Store::Recover() {
   SLOTFS_RETURN_IF_ERROR(db_.Exec(
       "DELETE FROM extents WHERE ino IN (SELECT ino FROM inodes WHERE state<>0)"));
   SLOTFS_RETURN_IF_ERROR(db_.Exec("DELETE FROM inodes WHERE state<>0"));
-  // Creates are journaled with their row; count rows too, in case a journal
-  // entry was lost with a database from before the journal.
+  // Creates are journaled with their row; the larger count wins should the
+  // two ever disagree.
   out.creates_discarded = std::max(out.creates_discarded, static_cast<uint64_t>(db_.Changes()));
   out.writes_discarded = out.creates_discarded + out.rewrites_discarded;
+  // All rows minus directories (a partial index): no scan of a million rows.
   SLOTFS_ASSIGN_OR_RETURN(
-      Stmt files, Stmt::Prepare(db_, "SELECT count(*) FROM inodes WHERE (mode & 61440) = 32768"));
+      Stmt files, Stmt::Prepare(db_, "SELECT (SELECT count(*) FROM inodes) - "
+                                     "(SELECT count(*) FROM inodes WHERE (mode & 61440) = 16384)"));
   SLOTFS_ASSIGN_OR_RETURN(has, files.Step());
   if (has) out.files_kept = static_cast<uint64_t>(files.Int(0));
   SLOTFS_RETURN_IF_ERROR(txn.Commit());
   NoteCommitted(true);
   return out;
+}
+
+Status Store::ForEachSlotRun(const std::function<Status(SlotId, uint64_t)>& fn) {
+  std::lock_guard lock(mu_);
+  SLOTFS_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db_, "SELECT slot, count FROM extents"));
+  for (;;) {
+    SLOTFS_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Status::Ok();
+    SLOTFS_RETURN_IF_ERROR(fn(SlotId(static_cast<uint64_t>(q.Int(0))),
+                              static_cast<uint64_t>(q.Int(1))));
+  }
 }
 
 Status Store::ForEachExtent(
@@ -672,6 +705,53 @@ Status Store::CommitFiles(const std::vector<FileCommit>& files,
   SLOTFS_RETURN_IF_ERROR(b.Run());
   SLOTFS_RETURN_IF_ERROR(txn.Commit());
   NoteCommitted(true);
+  return Status::Ok();
+}
+
+Status Store::ImportFiles(const std::vector<NewFile>& files, int64_t now_ns) {
+  std::lock_guard lock(mu_);
+  Txn txn(db_);
+  SLOTFS_RETURN_IF_ERROR(txn.status());
+  for (const NewFile& f : files) {
+    Stmt& s = st_->insert_inode;
+    s.Reset();
+    s.Bind(1, f.parent.value);
+    s.BindBlob(2, f.name);
+    s.Bind(3, f.mode);
+    s.Bind(4, 0);
+    s.Bind(5, 0);
+    s.Bind(6, now_ns);
+    s.Bind(7, now_ns);
+    s.Bind(8, now_ns);
+    s.Bind(9, static_cast<int>(InodeState::kComplete));
+    SLOTFS_RETURN_IF_ERROR(s.Run());
+    uint64_t ino = static_cast<uint64_t>(db_.LastInsertRowid());
+    uint64_t slots = 0;
+    Stmt& ie = st_->insert_extent;
+    for (const Extent& e : f.extents) {
+      ie.Reset();
+      ie.Bind(1, ino);
+      ie.Bind(2, e.lslot);
+      ie.Bind(3, e.slot.value);
+      ie.Bind(4, e.count);
+      if (!e.csums.empty()) {
+        std::string blob = EncodeCsums(e.csums);
+        ie.BindBlob(5, blob);
+      }
+      SLOTFS_RETURN_IF_ERROR(ie.Run());
+      slots += e.count;
+    }
+    Stmt& u = st_->commit_file;
+    u.Reset();
+    u.Bind(1, f.size);
+    u.Bind(2, slots);
+    u.Bind(3, now_ns);
+    u.Bind(4, now_ns);
+    u.Bind(5, ino);
+    SLOTFS_RETURN_IF_ERROR(u.Run());
+  }
+  SLOTFS_RETURN_IF_ERROR(txn.Commit());
+  NoteCommitted(false);
   return Status::Ok();
 }
 

@@ -34,7 +34,8 @@
 
 namespace slotfs::meta {
 
-inline constexpr int kSchemaVersion = 1;
+// Bump when the schema changes; Open refuses any other version.
+inline constexpr int kSchemaVersion = 2;
 // PRAGMA application_id: "SLOT".
 inline constexpr int32_t kApplicationId = 0x534c4f54;
 
@@ -124,6 +125,9 @@ class Store {
   // committed (state kWriting, with their extents); a committed file whose
   // rewrite was in flight keeps its committed version.
   Result<RecoverySummary> Recover();
+  // Calls fn(first, count) for every extent's slot run, reading nothing
+  // else (the mount-time rebuild of the free map); stops at fn's first error.
+  Status ForEachSlotRun(const std::function<Status(SlotId, uint64_t)>& fn);
   // Calls fn(ino, extent) for every extent; stops at the first error fn
   // returns.
   Status ForEachExtent(const std::function<Status(InodeNo, const Extent&)>& fn);
@@ -168,6 +172,19 @@ class Store {
                      std::vector<InodeNo>* missing);
   // Makes every committed transaction durable.
   Status Sync();
+
+  // Creates complete files directly, in one transaction, each named
+  // `name` under `parent` with the given size and extents. For benchmarks
+  // and tests that need many files without writing their bytes; the caller
+  // vouches for the extents (no overlap, within the device).
+  struct NewFile {
+    InodeNo parent;
+    std::string name;
+    uint32_t mode = 0100644;
+    uint64_t size = 0;
+    std::vector<Extent> extents;
+  };
+  Status ImportFiles(const std::vector<NewFile>& files, int64_t now_ns);
 
   // --- accounting ---
   struct Counts {
