@@ -72,6 +72,7 @@ Status Filesystem::CommitBatch(
   Status first_error;
   for (const auto& inode : batch) {
     std::unique_lock lock(inode->mu);
+    WaitForWrites(*inode, lock);
     if (inode->retired) continue;
     uint64_t gen = inode->gen.load();
     Result<meta::FileCommit> fc = SnapshotLocked(*inode);

@@ -190,6 +190,7 @@ Result<Attr> Filesystem::SetAttr(InodeNo ino, const SetAttrRequest& req,
   }
   Result<Attr> out = [&]() -> Result<Attr> {
     std::unique_lock lock(inode->mu);
+    WaitForWrites(*inode, lock);
     if (inode->retired) return Status::Error(ENOENT, "file was removed");
     meta::InodeRow row = inode->row;
     int64_t now = NowNs();
@@ -318,6 +319,7 @@ void Filesystem::DropCorruptFile(InodeNo ino) {
 
 void Filesystem::RetireLocked(ActiveInode& inode) {
   std::unique_lock lock(inode.mu);
+  WaitForWrites(inode, lock);
   if (inode.retired) return;
   inode.retired = true;
   std::vector<SlotId> dirty, committed;
@@ -526,6 +528,7 @@ Result<std::unique_ptr<OpenFile>> Filesystem::Open(InodeNo ino, int flags) {
     Status st;
     {
       std::unique_lock lock(inode->mu);
+      WaitForWrites(*inode, lock);
       st = TruncateLocked(*inode, 0);
     }
     if (!st.ok()) {

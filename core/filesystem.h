@@ -228,8 +228,28 @@ class Filesystem {
   // Journals the first change of a committed file. REQUIRES: inode.mu
   // held exclusively.
   void JournalLocked(ActiveInode& inode);
-  // REQUIRES: inode.mu held exclusively.
-  Status WriteLocked(ActiveInode& inode, uint64_t offset, std::span<const uint8_t> data);
+  // One slot's share of a write (see WriteLocked in data_path.cc).
+  struct SlotWrite {
+    uint64_t lslot = 0, begin = 0, end = 0;
+    const uint8_t* src = nullptr;
+    SlotRef before;         // the mapping before this write
+    uint64_t phys = 0;      // the slot written
+    uint64_t valid = 0;     // its valid mark when the write began
+    bool done = false;      // bytes reached the device
+    Status status;
+  };
+  // REQUIRES: `lock` holds inode.mu exclusively; it is released while the
+  // device I/O runs and held again on return.
+  Status WriteLocked(ActiveInode& inode, std::unique_lock<std::shared_mutex>& lock,
+                     uint64_t offset, std::span<const uint8_t> data);
+  // Device part of a slot write; touches no inode state.
+  Status WriteSlotIo(InodeNo ino, SlotWrite& p);
+  // Undoes the mapping change of a failed slot write. REQUIRES: inode.mu.
+  void RollBackSlotLocked(ActiveInode& inode, const SlotWrite& p);
+  // Waits until no write's I/O is in flight. REQUIRES: `lock` holds inode.mu.
+  static void WaitForWrites(ActiveInode& inode, std::unique_lock<std::shared_mutex>& lock) {
+    inode.io_done.wait(lock, [&] { return inode.inflight == 0; });
+  }
   Status TruncateLocked(ActiveInode& inode, uint64_t new_size);
   // Makes logical slot `lslot` writable for bytes [begin, end) of the slot:
   // allocates a hole, or copies a committed slot to a fresh one.
@@ -237,8 +257,6 @@ class Filesystem {
   // Copy-on-write of committed logical slot `lslot`, keeping its first
   // `keep` bytes.
   Status CopySlotLocked(ActiveInode& inode, uint64_t lslot, uint64_t keep);
-  Status WriteSlotLocked(ActiveInode& inode, uint64_t lslot, uint64_t begin,
-                         uint64_t end, const uint8_t* src);
   // Zero-fills dirty slot bytes [valid, upto). 
   Status ZeroTailLocked(ActiveInode& inode, uint64_t lslot, uint64_t upto);
   // Sets the checksum of dirty slot `lslot` holding `len` file bytes, from

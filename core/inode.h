@@ -6,6 +6,7 @@
 #include <xxhash.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -36,6 +37,9 @@ struct SlotRef {
   // written, or null once bytes were rewritten out of order (the commit then
   // reads the slot back to hash it).
   std::shared_ptr<XXH3_state_t> hasher;
+  // A write's device I/O for this slot is in flight (the inode lock is
+  // released meanwhile); other writes to the slot wait for it.
+  bool busy = false;
 
   bool mapped() const { return phys != kNone; }
 };
@@ -63,6 +67,10 @@ struct ActiveInode {
   bool retired = false;
   // The store's journal holds an entry for this file's in-flight changes.
   bool journaled = false;
+  // Writes whose device I/O runs with mu released. Anything that changes
+  // slots other than a write waits (io_done) until it is 0.
+  int inflight = 0;
+  std::condition_variable_any io_done;
 
   // Content generation: bumped on every change of content or size. The
   // committer records which generation it made durable.
