@@ -59,8 +59,23 @@ Result<meta::FileCommit> Filesystem::SnapshotLocked(ActiveInode& inode) {
   return fc;
 }
 
+Status Filesystem::FreezeLocked(ActiveInode& inode) {
+  uint64_t gen = inode.gen.load();
+  if (inode.retired || gen == inode.committed_gen.load()) return Status::Ok();
+  if (inode.frozen && inode.frozen->gen == gen) return Status::Ok();
+  SLOTFS_ASSIGN_OR_RETURN(meta::FileCommit fc, SnapshotLocked(inode));
+  inode.frozen = ActiveInode::Frozen{std::move(fc), gen, inode.freed.size()};
+  return Status::Ok();
+}
+
+Status Filesystem::Freeze(ActiveInode& inode) {
+  std::unique_lock lock(inode.mu);
+  WaitForWrites(inode, lock);
+  return FreezeLocked(inode);
+}
+
 Status Filesystem::CommitBatch(
-    const std::vector<std::shared_ptr<ActiveInode>>& batch) {
+    const std::vector<std::shared_ptr<ActiveInode>>& batch, bool freeze_unfrozen) {
   std::lock_guard run(commit_run_mu_);
   struct Snap {
     std::shared_ptr<ActiveInode> inode;
@@ -69,20 +84,43 @@ Status Filesystem::CommitBatch(
   };
   std::vector<Snap> snaps;
   std::vector<meta::FileCommit> commits;
+  std::vector<ActiveInode::Frozen> frozen_taken;
   Status first_error;
   for (const auto& inode : batch) {
     std::unique_lock lock(inode->mu);
     WaitForWrites(*inode, lock);
     if (inode->retired) continue;
-    uint64_t gen = inode->gen.load();
-    Result<meta::FileCommit> fc = SnapshotLocked(*inode);
-    if (!fc.ok()) {
-      if (first_error.ok()) first_error = fc.status();
-      continue;
+    // A round commits what close() or fsync() froze; a file still being
+    // written has nothing to commit. Only unmount freezes what is left.
+    if (!inode->frozen) {
+      if (!freeze_unfrozen) continue;
+      Status st = FreezeLocked(*inode);
+      if (!st.ok()) {
+        if (first_error.ok()) first_error = st;
+        continue;
+      }
+      if (!inode->frozen) continue;
     }
-    snaps.push_back({inode, gen, inode->freed.size()});
-    commits.push_back(std::move(fc.value()));
+    if (inode->gen.load() == inode->frozen->gen) {
+      // Attribute changes since the freeze (utimes) belong to this version.
+      inode->frozen->commit.mtime_ns = inode->row.mtime_ns;
+      inode->frozen->commit.ctime_ns = inode->row.ctime_ns;
+    }
+    snaps.push_back({inode, inode->frozen->gen, inode->frozen->freed});
+    commits.push_back(std::move(inode->frozen->commit));
+    frozen_taken.push_back(*inode->frozen);
+    inode->frozen.reset();
   }
+  // On failure the frozen versions go back, unless a newer one was frozen
+  // meanwhile, so a retry commits them and not a rewrite in progress.
+  auto restore = [&] {
+    for (size_t i = 0; i < snaps.size(); ++i) {
+      std::unique_lock lock(snaps[i].inode->mu);
+      if (snaps[i].inode->frozen || snaps[i].inode->retired) continue;
+      frozen_taken[i].commit = commits[i];
+      snaps[i].inode->frozen = std::move(frozen_taken[i]);
+    }
+  };
   bool need_sync = !commits.empty() || store_->durable_seq() < store_->last_seq();
   if (need_sync) {
     if (!commits.empty()) {
@@ -90,6 +128,7 @@ Status Filesystem::CommitBatch(
       if (!st.ok()) {
         Log()->error("device flush failed; {} files stay uncommitted: {}",
                      commits.size(), st.ToString());
+        restore();
         return Status::Error(EIO, "device flush failed: " + st.message());
       }
     }
@@ -98,6 +137,7 @@ Status Filesystem::CommitBatch(
     if (!st.ok()) {
       counters_.commit_failures.fetch_add(1, std::memory_order_relaxed);
       Log()->error("commit of {} files failed: {}", commits.size(), st.ToString());
+      restore();
       return st;
     }
     counters_.commits.fetch_add(1, std::memory_order_relaxed);
@@ -144,7 +184,7 @@ void Filesystem::CommitterLoop() {
     urgent_ = false;
     uint64_t round = ++rounds_begun_;
     lock.unlock();
-    Status st = CommitBatch(batch);
+    Status st = CommitBatch(batch, false);
     lock.lock();
     rounds_done_ = round;
     if (!st.ok()) {
@@ -159,6 +199,7 @@ void Filesystem::CommitterLoop() {
 }
 
 Status Filesystem::Fsync(OpenFile& of) {
+  SLOTFS_RETURN_IF_ERROR(Freeze(*of.inode));
   std::unique_lock lock(table_mu_);
   if (of.inode->gen.load() == of.inode->committed_gen.load() &&
       store_->durable_seq() >= store_->last_seq()) {
@@ -190,7 +231,7 @@ Status Filesystem::CommitNow() {
       }
     }
   }
-  Status st = CommitBatch(batch);
+  Status st = CommitBatch(batch, false);
   std::lock_guard lock(table_mu_);
   for (auto& inode : batch) {
     if (!st.ok() && inode->gen.load() != inode->committed_gen.load()) {

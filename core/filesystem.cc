@@ -121,7 +121,7 @@ Status Filesystem::Shutdown() {
     }
     queue_.clear();
   }
-  Status st = CommitBatch(batch);
+  Status st = CommitBatch(batch, /*freeze_unfrozen=*/true);
   if (!st.ok()) Log()->error("final commit failed: {}", st.ToString());
   Status cp = store_->Checkpoint();
   if (!cp.ok()) Log()->warn("database checkpoint at unmount failed: {}", cp.ToString());
@@ -372,6 +372,23 @@ Status Filesystem::Rename(InodeNo parent, std::string_view name,
   } else if (dst.status().code() != ENOENT) {
     return dst.status();
   }
+  if (replaced.value != 0) {
+    // Replacing a name with a file whose closed version has not committed
+    // yet: commit it first, so a crash cannot keep the removal of the old
+    // file and lose the new one (write-to-temp-then-rename stays atomic).
+    std::shared_ptr<ActiveInode> source;
+    {
+      std::lock_guard table(table_mu_);
+      auto it = active_.find(src.ino);
+      if (it != active_.end()) source = it->second;
+    }
+    bool frozen = false;
+    if (source) {
+      std::shared_lock lock(source->mu);
+      frozen = source->frozen.has_value();
+    }
+    if (frozen) SLOTFS_RETURN_IF_ERROR(CommitBatch({source}, /*freeze_unfrozen=*/false));
+  }
   std::lock_guard table(table_mu_);
   SLOTFS_ASSIGN_OR_RETURN(
       std::vector<meta::Extent> ext,
@@ -540,6 +557,9 @@ Result<std::unique_ptr<OpenFile>> Filesystem::Open(InodeNo ino, int flags) {
 }
 
 Status Filesystem::Flush(OpenFile& of) {
+  // close(): what commits is this version, whatever happens to the file
+  // before the group commit runs.
+  SLOTFS_RETURN_IF_ERROR(Freeze(*of.inode));
   std::lock_guard table(table_mu_);
   if (of.inode->gen.load() != of.inode->committed_gen.load()) {
     EnqueueLocked(of.inode, false);
@@ -558,6 +578,8 @@ void Filesystem::Release(std::unique_ptr<OpenFile> of) {
     return;
   }
   if (inode->gen.load() != inode->committed_gen.load()) {
+    Status st = Freeze(*inode);
+    if (!st.ok()) Log()->error("inode {}: {}", inode->ino.value, st.ToString());
     EnqueueLocked(inode, false);
     return;
   }

@@ -192,7 +192,7 @@ class Filesystem {
                   int flags);
   Status RemoveXattr(InodeNo ino, std::string_view name);
 
-  // Commits every queued file now and waits (tests, unmount).
+  // Commits every closed (frozen) file now and waits.
   Status CommitNow();
 
  private:
@@ -267,10 +267,19 @@ class Filesystem {
 
   // --- committer.cc ---
   void CommitterLoop();
-  // One group commit of `batch`. Returns the round's status.
-  Status CommitBatch(const std::vector<std::shared_ptr<ActiveInode>>& batch);
+  // One group commit of the frozen versions of `batch`'s files (and, with
+  // freeze_unfrozen, of whatever else changed: unmount). Returns the
+  // round's status.
+  Status CommitBatch(const std::vector<std::shared_ptr<ActiveInode>>& batch,
+                     bool freeze_unfrozen);
   // Snapshot for commit. REQUIRES: inode.mu held exclusively.
   Result<meta::FileCommit> SnapshotLocked(ActiveInode& inode);
+  // Freezes the current version as the next to commit (no-op when it is
+  // committed or already frozen). REQUIRES: inode.mu held exclusively, no
+  // write in flight.
+  Status FreezeLocked(ActiveInode& inode);
+  // Freezes `inode` under its own lock.
+  Status Freeze(ActiveInode& inode);
 
   const blockdev::Superblock sb_;
   const blockdev::Layout layout_;

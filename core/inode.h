@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <vector>
 
@@ -67,6 +68,15 @@ struct ActiveInode {
   bool retired = false;
   // The store's journal holds an entry for this file's in-flight changes.
   bool journaled = false;
+  // The version to commit next, frozen when the file was closed or
+  // fsync'd: later writes copy its slots instead of changing them, so what
+  // commits is exactly what close() saw, never a rewrite in progress.
+  struct Frozen {
+    meta::FileCommit commit;
+    uint64_t gen = 0;
+    size_t freed = 0;  // entries of `freed` that this commit lets go
+  };
+  std::optional<Frozen> frozen;
   // Writes whose device I/O runs with mu released. Anything that changes
   // slots other than a write waits (io_done) until it is 0.
   int inflight = 0;
