@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <thread>
 
 #include "blockdev/engines.h"
 #include "common/log.h"
@@ -174,7 +175,16 @@ Result<std::unique_ptr<Device>> OpenDevice(const std::string& path,
   // (EBUSY if it is mounted or claimed by another opener).
   if (is_block && options.exclusive) flags |= O_EXCL;
   bool direct = options.direct;
+  const auto busy_deadline = std::chrono::steady_clock::now() + options.busy_wait;
+  auto retry_busy = [&] {
+    if (std::chrono::steady_clock::now() >= busy_deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return true;
+  };
   UniqueFd fd(::open(path.c_str(), flags | (direct ? O_DIRECT : 0)));
+  while (!fd.valid() && errno == EBUSY && retry_busy()) {
+    fd = UniqueFd(::open(path.c_str(), flags | (direct ? O_DIRECT : 0)));
+  }
   if (!fd.valid() && direct && errno == EINVAL && !is_block) {
     log->warn(
         "{}: the filesystem holding this image refuses O_DIRECT; "
@@ -220,7 +230,11 @@ Result<std::unique_ptr<Device>> OpenDevice(const std::string& path,
     }
   } else {
     size = static_cast<uint64_t>(st.st_size);
-    if (options.exclusive && ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    int rc = options.exclusive ? ::flock(fd.get(), LOCK_EX | LOCK_NB) : 0;
+    while (rc != 0 && errno == EWOULDBLOCK && retry_busy()) {
+      rc = ::flock(fd.get(), LOCK_EX | LOCK_NB);
+    }
+    if (rc != 0) {
       const int err = errno;
       if (err == EWOULDBLOCK) {
         return Status::Error(EBUSY, "cannot open device " + path +

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -46,6 +47,10 @@ struct DeviceOptions {
   // Block devices: O_EXCL; image files: flock(LOCK_EX|LOCK_NB). EBUSY if held.
   bool exclusive = true;
   bool read_only = false;
+  // How long to keep retrying an exclusive claim that is busy. A daemon
+  // killed a moment ago holds its claim until the kernel has torn down its
+  // in-flight io_uring requests (tens of ms); mount waits that out.
+  std::chrono::milliseconds busy_wait{0};
   // io_uring submission queue depth.
   unsigned queue_depth = 256;
 };

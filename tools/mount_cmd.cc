@@ -135,6 +135,7 @@ int RunMount(MountArgs a) {
 
   blockdev::DeviceOptions dopt;
   dopt.engine = engine.value();
+  dopt.busy_wait = std::chrono::seconds(3);
   auto opened = OpenFormattedDevice(device_path, dopt, a.db);
   if (!opened.ok()) {
     PrintError(opened.status().message());
