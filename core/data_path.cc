@@ -432,7 +432,8 @@ Status Filesystem::TruncateLocked(ActiveInode& inode, uint64_t new_size) {
     allocator_.FreeNow(now);
     if (inode.map.size() > keep) inode.map.resize(keep);
     uint64_t partial = new_size % slot_size_;
-    if (partial != 0 && keep > 0 && inode.map[keep - 1].mapped()) {
+    if (partial != 0 && keep > 0 && keep - 1 < inode.map.size() &&
+        inode.map[keep - 1].mapped()) {
       SlotRef& r = inode.map[keep - 1];
       if (r.dirty) {
         if (r.valid > partial) {
