@@ -175,6 +175,26 @@ Result<Attr> Filesystem::Lookup(InodeNo parent, std::string_view name) {
 }
 
 Result<Attr> Filesystem::GetAttr(InodeNo ino) {
+  // An open file keeps its attributes after its name is gone (the kernel
+  // revalidates them through an open fd).
+  std::shared_ptr<ActiveInode> inode;
+  bool unlinked = false;
+  {
+    std::lock_guard lock(table_mu_);
+    auto it = active_.find(ino);
+    if (it != active_.end()) {
+      inode = it->second;
+      unlinked = inode->unlinked;
+    }
+  }
+  if (inode) {
+    std::shared_lock lock(inode->mu);
+    if (!inode->retired) {
+      Attr a = AttrFromActive(*inode);
+      if (unlinked) a.nlink = 0;
+      return a;
+    }
+  }
   SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->GetInode(ino));
   return AttrOf(row);
 }
@@ -653,10 +673,8 @@ Status Filesystem::SetXattr(InodeNo ino, std::string_view name,
                             std::string_view value, int flags) {
   SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->GetInode(ino));
   if (name != "user.slotfs.pin") {
-    if (name.substr(0, kXattrPrefix.size()) == kXattrPrefix) {
-      return Status::Error(EPERM, "read-only slotfs attribute");
-    }
-    return Status::Error(ENOTSUP, "slotfs stores no other extended attributes");
+    return Status::Error(ENOTSUP, "only user.slotfs.pin can be set; slotfs stores "
+                                  "no other extended attributes");
   }
   if (IsDir(row.mode)) return Status::Error(ENOTSUP, "directories cannot be pinned");
   if (flags & XATTR_CREATE) return Status::Error(EEXIST, "attribute exists");

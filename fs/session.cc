@@ -89,11 +89,6 @@ Session::~Session() {
   }
 }
 
-Status Session::Daemonize() {
-  if (fuse_daemonize(0) != 0) return Status::Error(EIO, "cannot daemonize");
-  return Status::Ok();
-}
-
 int Session::Run() {
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, options_.max_threads);

@@ -32,8 +32,6 @@ class Session {
                                                 const SessionOptions& options);
   ~Session();
 
-  // Detaches from the terminal (fork; the parent exits 0). Call after Mount.
-  Status Daemonize();
   // Serves requests until unmounted or signalled; then shuts the filesystem
   // down and unmounts. Returns 0 on a clean end.
   int Run();

@@ -145,16 +145,49 @@ int RunFormat(const FormatArgs& a) {
 
 }  // namespace
 
+namespace {
+
+// Sizes are checked while the command line is parsed, so a bad one is a
+// usage error (exit 2, with CLI11's hint) before anything is created.
+CLI::Validator SizeValidator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        auto v = ParseSize(text);
+        if (!v.ok()) return v.status().message();
+        if (v.value() == 0) return "size must be positive";
+        return "";
+      },
+      "SIZE");
+}
+
+CLI::Validator SlotSizeValidator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        auto v = ParseSize(text);
+        if (!v.ok()) return v.status().message();
+        if (!IsPowerOfTwo(v.value()) || v.value() < blockdev::kMinSlotSize ||
+            v.value() > blockdev::kMaxSlotSize) {
+          return "slot size must be a power of two from 64K to 64M, not '" + text + "'";
+        }
+        return "";
+      },
+      "SIZE");
+}
+
+}  // namespace
+
 std::function<int()> AddFormatCommand(CLI::App& app) {
   auto args = std::make_shared<FormatArgs>();
   CLI::App* cmd = app.add_subcommand(
       "format", "Create a slotfs filesystem on a block device or image file");
   cmd->add_option("device", args->device, "Block device or image file")->required();
   cmd->add_option("--size", args->size,
-                  "Create (or resize) an image file of this size, e.g. 8G");
+                  "Create (or resize) an image file of this size, e.g. 8G")
+      ->check(SizeValidator());
   cmd->add_option("--slot-size", args->slot_size,
                   "Slot size, a power of two from 64K to 64M (default 1M: FUSE's "
-                  "largest request)");
+                  "largest request)")
+      ->check(SlotSizeValidator());
   cmd->add_option("--db", args->db,
                   "Database path (default: DEVICE.db for an image, "
                   "/var/lib/slotfs/UUID.db for a block device)");

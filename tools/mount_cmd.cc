@@ -1,9 +1,11 @@
 // slotfs mount: opens device, database and filesystem, then serves FUSE.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 
 #include "common/log.h"
@@ -133,6 +135,38 @@ int RunMount(MountArgs a) {
     return kExitFailure;
   }
 
+  // Daemon mode forks before anything opens the device or starts a thread
+  // (a fork keeps only the calling thread). The child does the work and
+  // reports over a pipe once the mount is live; until then its errors still
+  // reach the terminal, and the parent exits with the outcome.
+  int ready_fd = -1;
+  if (!a.foreground) {
+    int pipefd[2];
+    if (::pipe2(pipefd, O_CLOEXEC) != 0) {
+      PrintError(std::string("pipe: ") + std::strerror(errno));
+      return kExitFailure;
+    }
+    std::fflush(nullptr);
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      PrintError(std::string("fork: ") + std::strerror(errno));
+      return kExitFailure;
+    }
+    if (pid > 0) {
+      ::close(pipefd[1]);
+      char ok = 0;
+      ssize_t n;
+      do {
+        n = ::read(pipefd[0], &ok, 1);
+      } while (n < 0 && errno == EINTR);
+      ::close(pipefd[0]);
+      return n == 1 && ok == '1' ? kExitOk : kExitFailure;  // child said why
+    }
+    ::close(pipefd[0]);
+    ready_fd = pipefd[1];
+    ::setsid();
+  }
+
   blockdev::DeviceOptions dopt;
   dopt.engine = engine.value();
   dopt.busy_wait = std::chrono::seconds(3);
@@ -178,13 +212,21 @@ int RunMount(MountArgs a) {
     PrintError(session.status().message());
     return kExitFailure;
   }
-  if (!a.foreground) {
+  if (ready_fd >= 0) {
     UseSyslog("slotfs");
-    st = session.value()->Daemonize();
-    if (!st.ok()) {
-      PrintError(st.message());
-      return kExitFailure;
+    int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd >= 0) {
+      ::dup2(null_fd, 0);
+      ::dup2(null_fd, 1);
+      ::dup2(null_fd, 2);
+      ::close(null_fd);
     }
+    if (::chdir("/") != 0) {
+      // Paths are absolute already; staying put only pins a directory.
+    }
+    ssize_t w = ::write(ready_fd, "1", 1);
+    (void)w;
+    ::close(ready_fd);
   }
   fs.value()->Start();
   int rc = session.value()->Run();

@@ -152,7 +152,7 @@ TEST_F(NamespaceTest, XattrsDescribeSlotsAndPinPersists) {
   ASSERT_TRUE(fs_->SetXattr(ino, "user.slotfs.pin", "1", 0).ok());
   EXPECT_EQ(fs_->SetXattr(ino, "user.slotfs.pin", "yes", 0).code(), EINVAL);
   EXPECT_EQ(fs_->SetXattr(ino, "user.other", "1", 0).code(), ENOTSUP);
-  EXPECT_EQ(fs_->SetXattr(ino, "user.slotfs.slots", "1", 0).code(), EPERM);
+  EXPECT_EQ(fs_->SetXattr(ino, "user.slotfs.slots", "1", 0).code(), ENOTSUP);
   EXPECT_EQ(fs_->GetXattr(ino, "user.nothing").status().code(), ENODATA);
   Remount();
   EXPECT_EQ(fs_->GetXattr(ino, "user.slotfs.pin").value(), "1");
