@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# packaging/quickstart.sh — from a fresh Debian bookworm machine (as root) to
+# a mounted slotfs: installs what is missing, builds the slotfs binary,
+# formats var/slotfs.img (8 GiB, sparse) if it does not exist yet, mounts it
+# in the background at ${SLOTFS_MOUNT:-/mnt/slotfs} unless it is already
+# mounted, and prints the LMCache configuration to use.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+# shellcheck source=packaging/deps.sh
+source packaging/deps.sh
+
+die() { echo "quickstart: error: $*" >&2; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "run as root (it installs packages and mounts a FUSE filesystem)"
+slotfs_install_deps
+
+build=${SLOTFS_BUILD_DIR:-build}
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+cmake --build "$build" --target slotfs -j "$(nproc)"
+bin=$root/$build/tools/slotfs
+[[ -x $bin ]] || die "build did not produce $bin"
+
+mkdir -p var
+img=$root/var/slotfs.img
+mnt=${SLOTFS_MOUNT:-/mnt/slotfs}
+mnt=${mnt%/}
+[[ -n $mnt ]] || die "SLOTFS_MOUNT must not be /"
+
+if [[ ! -e $img ]]; then
+  echo "quickstart: formatting $img (8 GiB, sparse)"
+  "$bin" format "$img" --size 8G
+else
+  echo "quickstart: using existing $img"
+fi
+
+[[ -e /dev/fuse ]] || modprobe fuse 2>/dev/null || true
+[[ -e /dev/fuse ]] || die "/dev/fuse does not exist (load the fuse module: modprobe fuse)"
+
+# The type of whatever is mounted at $mnt ("" if nothing).
+mount_type() { awk -v m="$mnt" '$2 == m { t = $3 } END { print t }' /proc/self/mounts; }
+
+mkdir -p "$mnt" 2>/dev/null || true
+type=$(mount_type)
+if [[ -n $type ]]; then
+  if ! stat "$mnt" >/dev/null 2>&1; then
+    die "$mnt is a stale mount (its daemon died); run 'fusermount3 -u $mnt' and run this again"
+  fi
+  [[ $type == fuse.slotfs ]] || die "$mnt already holds a $type mount; set SLOTFS_MOUNT to another directory"
+  echo "quickstart: $mnt is already mounted"
+else
+  echo "quickstart: mounting $img at $mnt"
+  "$bin" mount "$img" "$mnt"
+  [[ $(mount_type) == fuse.slotfs ]] || die "slotfs mount returned but $mnt is not mounted"
+  # Make sure the daemon really serves I/O before handing the mount out. A
+  # request stuck in FUSE ignores even SIGKILL, so poll instead of waiting.
+  probe=$mnt/.slotfs-quickstart-probe
+  # shellcheck disable=SC2016  # $1 expands in the inner sh
+  sh -c 'echo ok > "$1" && [ "$(cat "$1")" = ok ] && rm -f "$1"' sh "$probe" &
+  probe_pid=$!
+  for _ in $(seq 200); do
+    kill -0 "$probe_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$probe_pid" 2>/dev/null; then
+    daemon=$(for d in /proc/[0-9]*; do
+      { tr '\0' ' ' < "$d/cmdline"; } 2>/dev/null | grep -q "slotfs.* $mnt " && echo "${d#/proc/}"
+    done | tr '\n' ' ' || true)
+    die "the mount at $mnt accepted no write within 20 s: the daemon (pid ${daemon:-?}) is hung. Kill that pid, then run 'fusermount3 -u -z $mnt'"
+  fi
+  wait "$probe_pid" || die "a test write/read on $mnt failed; unmount it with 'fusermount3 -u $mnt' and check the daemon's syslog lines"
+fi
+
+# Capacity in decimal GB (LMCache's unit), and a limit leaving ~10% headroom.
+read -r blocks bsize < <(stat -f -c '%b %S' "$mnt")
+cap_gb=$(awk -v b="$blocks" -v s="$bsize" 'BEGIN { printf "%.2f", b * s / 1e9 }')
+max_gb=$(awk -v b="$blocks" -v s="$bsize" 'BEGIN { printf "%.1f", int(b * s * 0.9 / 1e8) / 10 }')
+
+cat <<MSG
+
+slotfs is mounted at $mnt (image $img, ${cap_gb} GB of slots, database $img.db).
+
+LMCache configuration (local-disk backend, unchanged):
+
+  local_disk: "file://$mnt/"
+  max_local_disk_size: $max_gb
+  extra_config:
+    use_odirect: true
+
+Inspect it with: ls -l $mnt, df $mnt, getfattr -d -m - $mnt/FILE
+Unmount with:    fusermount3 -u $mnt     (or: umount $mnt)
+Mount it again:  bash packaging/quickstart.sh
+MSG
