@@ -12,5 +12,7 @@ namespace slotfs::tools {
 std::function<int()> AddFormatCommand(CLI::App& app);
 std::function<int()> AddMountCommand(CLI::App& app);
 std::function<int()> AddInfoCommand(CLI::App& app);
+std::function<int()> AddCheckCommand(CLI::App& app);
+std::function<int()> AddBenchCommand(CLI::App& app);
 
 }  // namespace slotfs::tools

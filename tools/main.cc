@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
   static char kMount[] = "mount";
   if (argc >= 3 && argv[1][0] != '-' &&
       std::strcmp(argv[1], "format") != 0 && std::strcmp(argv[1], "mount") != 0 &&
-      std::strcmp(argv[1], "info") != 0 && std::strcmp(argv[1], "help") != 0 &&
+      std::strcmp(argv[1], "info") != 0 && std::strcmp(argv[1], "check") != 0 && std::strcmp(argv[1], "bench") != 0 && std::strcmp(argv[1], "help") != 0 &&
       std::strchr(argv[1], '/') != nullptr) {
     args.insert(args.begin() + 1, kMount);
   }
@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   auto run_format = AddFormatCommand(app);
   auto run_mount = AddMountCommand(app);
   auto run_info = AddInfoCommand(app);
+  auto run_check = AddCheckCommand(app);
+  auto run_bench = AddBenchCommand(app);
   try {
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::CallForHelp& e) {
@@ -41,6 +43,8 @@ int main(int argc, char** argv) {
     if (sub->get_name() == "format") return run_format();
     if (sub->get_name() == "mount") return run_mount();
     if (sub->get_name() == "info") return run_info();
+    if (sub->get_name() == "check") return run_check();
+    if (sub->get_name() == "bench") return run_bench();
   }
   return kExitUsage;
 }

@@ -1,0 +1,223 @@
+// slotfs bench: the command line of the benchmarks shipped with slotfs.
+//
+//   slotfs bench recovery    mount-to-ready after SIGKILL (bench_recovery.cc)
+//   slotfs bench throughput  ceiling vs slotfs vs ext4, LMCache pattern
+//                            (bench_throughput.cc)
+//   slotfs bench metadata    create/stat/ls -l/unlink of many files
+//                            (bench_metadata.cc)
+//   slotfs bench all         throughput and metadata, on disk and in RAM
+//
+// Results go to stdout as a table, or as JSON with --json; --json-out FILE
+// writes the JSON too. Progress lines go to stderr when it is a terminal.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/log.h"
+#include "tools/bench_modes.h"
+#include "tools/bench_util.h"
+#include "tools/cli_util.h"
+#include "tools/commands.h"
+
+namespace slotfs::tools {
+namespace {
+
+struct BenchArgs {
+  std::string mode;
+  uint64_t files = 0;  // 0: the mode's default
+  std::string dir;
+  std::vector<std::string> backings;
+  bool ram = false, no_ram = false;
+  std::string sizes, modes;
+  int writers = 0, readers = 0, files_per_writer = 0, repeat = 0;
+  bool no_ext4 = false, quick = false, json = false;
+  std::string json_out;
+};
+
+// "1,4,16,32" (MiB) into `out`; false on anything else.
+bool ParseList(const std::string& text, std::vector<std::string>* out) {
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty()) return false;
+    out->push_back(item);
+  }
+  return !out->empty();
+}
+
+// Applies the command line (and --quick's smaller defaults) to `o`; a usage
+// message on error.
+std::string Configure(const BenchArgs& a, bench::BenchOptions* o) {
+  if (a.quick) {
+    o->sizes_mib = {4, 32};
+    o->repeat = 1;
+    o->writers = o->readers = o->meta_threads = 2;
+    o->target_mib = 128;
+    o->meta_files = 10'000;
+  }
+  if (!a.dir.empty()) o->dir = AbsolutePath(a.dir);
+  for (const std::string& b : a.backings) o->backings.push_back(AbsolutePath(b));
+  // Throughput and metadata run on disk only unless asked; `all` adds RAM.
+  o->ram = !a.no_ram && (a.ram || a.mode == "all");
+  if (!a.sizes.empty()) {
+    std::vector<std::string> items;
+    o->sizes_mib.clear();
+    if (!ParseList(a.sizes, &items)) return "--sizes wants MiB values like 1,4,16,32";
+    for (const std::string& s : items) {
+      char* end = nullptr;
+      unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+      if (*end != '\0' || v == 0 || v > 1024) return "--sizes: '" + s + "' is not 1..1024 (MiB)";
+      o->sizes_mib.push_back(v);
+    }
+  }
+  if (!a.modes.empty()) {
+    o->modes.clear();
+    if (!ParseList(a.modes, &o->modes)) return "--modes wants buffered,odirect";
+    for (const std::string& m : o->modes) {
+      if (m != "buffered" && m != "odirect") return "--modes: unknown mode '" + m + "'";
+    }
+  }
+  if (a.writers) o->writers = o->meta_threads = a.writers;
+  if (a.readers) o->readers = a.readers;
+  if (a.files_per_writer) o->files_per_writer = a.files_per_writer;
+  if (a.repeat) o->repeat = a.repeat;
+  if (a.files) o->meta_files = a.files;
+  if (o->writers < 1 || o->readers < 1 || o->repeat < 1 || o->files_per_writer < 0 ||
+      o->writers > 256 || o->readers > 256) {
+    return "--writers, --readers (1..256) and --repeat must be positive";
+  }
+  o->ext4 = !a.no_ext4;
+  o->log = o->dir + "/bench.log";
+  return "";
+}
+
+int RunBench(const BenchArgs& a) {
+  bench::BenchOptions o;
+  std::string usage = Configure(a, &o);
+  if (!usage.empty()) {
+    PrintError(usage);
+    return kExitUsage;
+  }
+  SetLogLevel(spdlog::level::warn);
+  std::error_code ec;
+  std::filesystem::create_directories(o.dir, ec);
+  if (ec) {
+    PrintError("cannot create " + o.dir + ": " + ec.message());
+    return kExitFailure;
+  }
+  std::ofstream(o.log, std::ios::trunc).flush();
+  bench::Report report;
+  if (geteuid() != 0 && o.ext4) {
+    o.ext4 = false;
+    report.AddNote("ext4 skipped: loop devices and mount need root");
+  }
+  auto backings = bench::PrepareBackings(o);
+  if (!backings.ok()) {
+    PrintError(backings.status().message());
+    return kExitFailure;
+  }
+  bench::InstallInterruptHandler();
+  std::string modes;
+  for (const std::string& m : o.modes) {
+    if (!modes.empty()) modes += ',';
+    modes += "\"" + m + "\"";
+  }
+  std::string sizes;
+  for (uint64_t s : o.sizes_mib) {
+    if (!sizes.empty()) sizes += ',';
+    sizes += std::to_string(s);
+  }
+  char config[512];
+  std::snprintf(config, sizeof config,
+                "{\"sizes_mib\":[%s],\"writers\":%d,\"readers\":%d,\"files_per_writer\":%d,"
+                "\"target_mib\":%llu,\"repeat\":%d,\"modes\":[%s],\"ext4\":%s,"
+                "\"metadata_files\":%llu,\"metadata_threads\":%d,\"quick\":%s}",
+                sizes.c_str(), o.writers, o.readers, o.files_per_writer,
+                static_cast<unsigned long long>(o.target_mib), o.repeat, modes.c_str(),
+                o.ext4 ? "true" : "false", static_cast<unsigned long long>(o.meta_files),
+                o.meta_threads, a.quick ? "true" : "false");
+  report.SetConfigJson(config);
+
+  Status st;
+  if (a.mode == "throughput" || a.mode == "all") st = bench::RunThroughput(o, *backings, &report);
+  if (st.ok() && (a.mode == "metadata" || a.mode == "all")) {
+    st = bench::RunMetadata(o, *backings, &report);
+  }
+  bench::ProgressDone();
+  bench::RemoveBackings(*backings);
+  if (!st.ok()) report.AddNote("stopped early: " + st.message());
+
+  std::string json = report.Json(a.mode);
+  if (a.json) {
+    std::fputs(json.c_str(), stdout);
+  } else {
+    report.PrintTable(stdout);
+    std::printf("log: %s\n", o.log.c_str());
+  }
+  if (!a.json_out.empty()) {
+    std::ofstream out(a.json_out, std::ios::trunc);
+    out << json;
+    if (!out) {
+      PrintError("cannot write " + a.json_out);
+      return kExitFailure;
+    }
+  }
+  if (!st.ok()) {
+    PrintError(st.message());
+    return kExitFailure;
+  }
+  if (report.TotalErrors() > 0) {
+    PrintError(std::to_string(report.TotalErrors()) + " I/O errors or wrong bytes; see notes");
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+std::function<int()> AddBenchCommand(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "Run slotfs's benchmarks");
+  cmd->add_option("mode", a->mode, "recovery, throughput, metadata, or all (throughput + "
+                                   "metadata, on disk and in RAM)")
+      ->required()
+      ->check(CLI::IsMember({"recovery", "throughput", "metadata", "all"}));
+  cmd->add_option("--dir", a->dir,
+                  "Working directory on disk, holds images and bench.log (default "
+                  "/var/tmp/slotfs-bench; recovery: /var/tmp/slotfs-bench-recovery)");
+  cmd->add_option("--backing", a->backings,
+                  "Run on this directory's filesystem instead of --dir; repeatable");
+  cmd->add_flag("--ram,--also-ram", a->ram, "Also run on /dev/shm (RAM): software cost");
+  cmd->add_flag("--no-ram", a->no_ram, "Do not run on /dev/shm (for 'all')");
+  cmd->add_option("--sizes", a->sizes, "File sizes in MiB (default 1,4,16,32)");
+  cmd->add_option("--writers", a->writers, "Writer threads; metadata threads (default 4)");
+  cmd->add_option("--readers", a->readers, "Reader threads (default 4)");
+  cmd->add_option("--files-per-writer", a->files_per_writer,
+                  "Files each writer writes (default: about 512 MiB per phase, 4..512)");
+  cmd->add_option("--repeat", a->repeat, "Runs of everything; medians reported (default 3; "
+                                         "recovery 5)");
+  cmd->add_option("--modes", a->modes, "buffered,odirect (default both)");
+  cmd->add_flag("--no-ext4", a->no_ext4, "Skip the ext4-on-loop comparison");
+  cmd->add_option("--files", a->files,
+                  "metadata: files in the directory (default 100000); recovery: files in "
+                  "the filesystem (default 1000000)");
+  cmd->add_flag("--quick", a->quick,
+                "Sizes 4,32, 1 run, 2 writers/readers, ~128 MiB per phase, 10000 "
+                "metadata files");
+  cmd->add_flag("--json", a->json, "Print JSON instead of the table");
+  cmd->add_option("--json-out", a->json_out, "Also write the JSON to this file");
+  return [a] {
+    if (a->mode != "recovery") return RunBench(*a);
+    bench::RecoveryOptions r;
+    if (a->files) r.files = a->files;
+    r.dir = a->dir;
+    if (a->repeat) r.repeat = a->repeat;
+    r.json = a->json;
+    return bench::RunRecovery(r);
+  };
+}
+
+}  // namespace slotfs::tools

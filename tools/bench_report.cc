@@ -1,0 +1,242 @@
+// The result rows of `slotfs bench` and their table (see bench_report.h;
+// the JSON is in bench_json.cc).
+#include "tools/bench_report.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "tools/bench_util.h"
+
+namespace slotfs::tools::bench {
+namespace {
+
+double Median(const std::vector<double>& v) { return v.empty() ? NAN : Summarize(v).median; }
+
+// A number with `prec` decimals, fewer digits wasted on big values; "-" if NAN.
+std::string Num(double v, int prec = 2) {
+  if (std::isnan(v)) return "-";
+  if (std::fabs(v) >= 1000) return StrPrintf("%.0f", v);
+  if (std::fabs(v) < 1 && prec < 3 && v != 0) prec = 3;
+  return StrPrintf("%.*f", prec, v);
+}
+
+// "median [min-max]", or the median alone for a single run.
+std::string Spread(const std::vector<double>& v, int prec = 2) {
+  if (v.empty()) return "-";
+  Stat3 s = Summarize(v);
+  if (v.size() == 1) return Num(s.median, prec);
+  return Num(s.median, prec) + " [" + Num(s.min, prec) + "-" + Num(s.max, prec) + "]";
+}
+
+std::string SizeLabel(uint64_t bytes) {
+  if (bytes % (1ull << 20) == 0) return std::to_string(bytes >> 20) + "M";
+  return std::to_string(bytes >> 10) + "K";
+}
+
+int Order(const std::string& s, std::initializer_list<const char*> names) {
+  int i = 0;
+  for (const char* n : names) {
+    if (s == n) return i;
+    ++i;
+  }
+  return i;
+}
+
+}  // namespace
+
+std::vector<double> Row::Values(double Measurement::*field) const {
+  std::vector<double> v;
+  for (const Measurement& m : runs) {
+    if (!std::isnan(m.*field)) v.push_back(m.*field);
+  }
+  return v;
+}
+
+std::vector<double> Row::GbPerDaemonCpu() const {
+  std::vector<double> v;
+  for (const Measurement& m : runs) {
+    if (m.bytes > 0 && m.daemon_cpu_s > 0) {
+      v.push_back(static_cast<double>(m.bytes) / 1e9 / m.daemon_cpu_s);
+    }
+  }
+  return v;
+}
+
+double Row::Rate() const {
+  std::vector<double> gb = Values(&Measurement::gbps);
+  return gb.empty() ? Median(Values(&Measurement::files_per_s)) : Median(gb);
+}
+
+Measurement Measurement::Of(const PhaseSample& s) {
+  Measurement m;
+  m.seconds = s.seconds;
+  m.files = s.files;
+  m.bytes = s.bytes;
+  m.errors = s.errors;
+  if (s.bytes > 0) m.gbps = s.gbps();
+  m.files_per_s = s.files_per_s();
+  if (!s.latency_s.empty()) {
+    m.p50_ms = Percentile(s.latency_s, 0.50) * 1e3;
+    m.p99_ms = Percentile(s.latency_s, 0.99) * 1e3;
+  }
+  return m;
+}
+
+void Report::SetHeadline(const std::string& section, std::string text) {
+  headlines_.emplace_back(section, std::move(text));
+}
+
+void Report::Add(const RowKey& key, const Measurement& m) {
+  for (Row& r : rows_) {
+    if (r.key == key) {
+      r.runs.push_back(m);
+      return;
+    }
+  }
+  rows_.push_back(Row{key, {m}});
+}
+
+void Report::AddBacking(BackingInfo b) {
+  for (const BackingInfo& x : backings_) {
+    if (x.label == b.label) return;
+  }
+  backings_.push_back(std::move(b));
+}
+
+void Report::AddFact(const std::string& label, const Fact& fact) {
+  for (BackingInfo& b : backings_) {
+    if (b.label != label) continue;
+    for (const Fact& f : b.facts) {
+      if (f.section == fact.section && f.name == fact.name) return;
+    }
+    b.facts.push_back(fact);
+  }
+}
+
+uint64_t Report::TotalErrors() const {
+  uint64_t n = 0;
+  for (const Row& r : rows_) {
+    for (const Measurement& m : r.runs) n += m.errors;
+  }
+  return n;
+}
+
+const Row* Report::Find(const RowKey& key) const {
+  for (const Row& r : rows_) {
+    if (r.key == key) return &r;
+  }
+  return nullptr;
+}
+
+double Report::RatioTo(const Row& row, const std::string& system, bool same_mode) const {
+  if (row.key.system == system) return NAN;
+  for (const Row& other : rows_) {
+    const RowKey& k = other.key;
+    if (k.system != system || k.section != row.key.section || k.backing != row.key.backing ||
+        k.file_size != row.key.file_size || k.phase != row.key.phase) {
+      continue;
+    }
+    if (same_mode && k.mode != row.key.mode) continue;
+    double base = other.Rate();
+    return base > 0 ? row.Rate() / base : NAN;
+  }
+  return NAN;
+}
+
+void Report::PrintThroughput(FILE* out, const BackingInfo& b) const {
+  std::vector<const Row*> rows;
+  for (const Row& r : rows_) {
+    if (r.key.section == "throughput" && r.key.backing == b.label) rows.push_back(&r);
+  }
+  if (rows.empty()) return;
+  std::stable_sort(rows.begin(), rows.end(), [](const Row* a, const Row* b) {
+    auto rank = [](const RowKey& k) {
+      return std::make_tuple(k.file_size, Order(k.phase, {"write", "read", "unlink"}),
+                             Order(k.system, {"ceiling", "slotfs", "ext4"}),
+                             Order(k.mode, {"odirect", "buffered"}));
+    };
+    return rank(a->key) < rank(b->key);
+  });
+  std::fprintf(out, "%-5s %-6s %-7s %-8s %-22s %8s %8s %8s %6s %6s %7s %8s %6s\n", "size",
+               "phase", "system", "mode", "GB/s median [min-max]", "files/s", "p50 ms",
+               "p99 ms", "/ceil", "/ext4", "RSS MiB", "GB/CPU-s", "sync s");
+  uint64_t last_size = rows.front()->key.file_size;
+  for (const Row* r : rows) {
+    const RowKey& k = r->key;
+    if (k.file_size != last_size) std::fprintf(out, "\n");
+    last_size = k.file_size;
+    std::fprintf(out, "%-5s %-6s %-7s %-8s %-22s %8s %8s %8s %6s %6s %7s %8s %6s\n",
+                 SizeLabel(k.file_size).c_str(), k.phase.c_str(), k.system.c_str(),
+                 k.mode.empty() ? "-" : k.mode.c_str(),
+                 Spread(r->Values(&Measurement::gbps)).c_str(),
+                 Num(Median(r->Values(&Measurement::files_per_s)), 0).c_str(),
+                 Num(Median(r->Values(&Measurement::p50_ms))).c_str(),
+                 Num(Median(r->Values(&Measurement::p99_ms))).c_str(),
+                 Num(RatioTo(*r, "ceiling", false)).c_str(),
+                 Num(RatioTo(*r, "ext4", true)).c_str(),
+                 Num(Median(r->Values(&Measurement::daemon_peak_rss_mib)), 1).c_str(),
+                 Num(Median(r->GbPerDaemonCpu())).c_str(),
+                 Num(Median(r->Values(&Measurement::sync_s))).c_str());
+  }
+}
+
+void Report::PrintMetadata(FILE* out, const BackingInfo& b) const {
+  bool any = false;
+  for (const Row& r : rows_) any |= r.key.section == "metadata" && r.key.backing == b.label;
+  if (!any) return;
+  std::fprintf(out, "%-11s %-7s %-24s %8s %8s %8s %6s %7s %7s\n", "phase", "system",
+               "files/s median [min-max]", "time s", "p50 us", "p99 us", "/ext4", "RSS MiB",
+               "CPU s");
+  for (const char* phase : {"create", "stat", "ls -l cold", "ls -l warm", "unlink"}) {
+    for (const char* system : {"slotfs", "ext4"}) {
+      const Row* r = Find({"metadata", b.label, 0, phase, system, ""});
+      if (!r) continue;
+      std::fprintf(out, "%-11s %-7s %-24s %8s %8s %8s %6s %7s %7s\n", phase, system,
+                   Spread(r->Values(&Measurement::files_per_s), 0).c_str(),
+                   Num(Median(r->Values(&Measurement::seconds))).c_str(),
+                   Num(Median(r->Values(&Measurement::p50_ms)) * 1e3, 1).c_str(),
+                   Num(Median(r->Values(&Measurement::p99_ms)) * 1e3, 1).c_str(),
+                   Num(RatioTo(*r, "ext4", true)).c_str(),
+                   Num(Median(r->Values(&Measurement::daemon_peak_rss_mib)), 1).c_str(),
+                   Num(Median(r->Values(&Measurement::daemon_cpu_s))).c_str());
+    }
+  }
+}
+
+void Report::PrintTable(FILE* out) const {
+  for (const char* section : {"throughput", "metadata"}) {
+    for (const BackingInfo& b : backings_) {
+      bool any = false;
+      for (const Row& r : rows_) any |= r.key.section == section && r.key.backing == b.label;
+      if (!any) continue;
+      std::fprintf(out, "\n== %s on %s (%s)", section, b.label.c_str(), b.dir.c_str());
+      for (const auto& [s, text] : headlines_) {
+        if (s == section) std::fprintf(out, ": %s", text.c_str());
+      }
+      std::fprintf(out, " ==\n");
+      std::string facts;
+      for (const Fact& f : b.facts) {
+        if (f.section != section) continue;
+        if (!facts.empty()) facts += "; ";
+        facts += f.name + " " + f.value;
+      }
+      if (!facts.empty()) std::fprintf(out, "   %s\n", facts.c_str());
+      if (std::string(section) == "throughput") {
+        PrintThroughput(out, b);
+      } else {
+        PrintMetadata(out, b);
+      }
+    }
+  }
+  if (!rows_.empty()) {
+    std::fprintf(out,
+                 "\nGB/s: 1e9 bytes/s of file data; other columns are medians. p50/p99: per "
+                 "file (per op in metadata).\n/ceil, /ext4: this row's median rate (GB/s; "
+                 "files/s for unlink and metadata) over the ceiling's / ext4's.\nRSS: "
+                 "slotfs daemon VmHWM. GB/CPU-s: GB per daemon CPU-second. CPU s: daemon "
+                 "CPU in the phase.\nsync s: sync() after the write phase (not in GB/s).\n");
+  }
+  for (const std::string& n : notes_) std::fprintf(out, "note: %s\n", n.c_str());
+}
+
+}  // namespace slotfs::tools::bench
