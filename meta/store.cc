@@ -222,6 +222,13 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
   store->path_ = path;
   int flags = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
   SLOTFS_ASSIGN_OR_RETURN(store->db_, Db::Open(path, flags, options.vfs));
+  // SQLite quietly opens a file it cannot write read-only; say so now rather
+  // than fail at the first commit.
+  if (!options.read_only && sqlite3_db_readonly(store->db_.get(), "main") == 1) {
+    return Status::Error(EROFS, "database " + path +
+                                    " is read-only (permissions, or a read-only "
+                                    "filesystem); slotfs needs to write it");
+  }
   // Identify the database before changing anything in it: a wrong --db must
   // not be switched to WAL or grown from an empty file.
   SLOTFS_RETURN_IF_ERROR(store->CheckBinding(sb));
@@ -281,6 +288,11 @@ Status Store::CheckBinding(const blockdev::Superblock& sb) {
     }
     return out;
   }();
+  const int why = b.ok() ? 0 : b.status().code();
+  if (why == EROFS || why == EACCES || why == ENOENT || why == EBUSY || why == ENOMEM) {
+    return Status::Error(b.status().code(), "database " + path_ + " cannot be read: " +
+                                                b.status().message());
+  }
   if (!b.ok()) {
     return Status::Error(EUCLEAN, "database " + path_ +
                                       " is not a usable slotfs database (" +

@@ -48,10 +48,13 @@ class FsTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     image_ = dir_ + "/img";
-    db_ = dir_ + "/img.db";
+    db_ = DbPath();
     Format(image_size_);
     Mount();
   }
+
+  // Where the database goes; tests may put it elsewhere.
+  virtual std::string DbPath() { return dir_ + "/img.db"; }
 
   void TearDown() override {
     fs_.reset();
