@@ -94,6 +94,7 @@ uint64_t CountEntries(const std::string& dir) {
 Status Phases(const MetaRun& r, const char* system, const std::string& dir, pid_t daemon) {
   if (::mkdir(dir.c_str(), 0755) != 0) return Status::FromErrno(errno, "mkdir " + dir);
   auto phase = [&](const char* name, const std::function<PhaseSample()>& fn) {
+    if (Interrupted()) return;
     Progress("%s %s %s", r.progress.c_str(), system, name);
     std::string err;
     Measurement m = MeasurePhase(daemon, fn, &err);
@@ -111,7 +112,7 @@ Status Phases(const MetaRun& r, const char* system, const std::string& dir, pid_
   phase("ls -l cold", [&] { return ListOnce(r, dir); });
   phase("ls -l warm", [&] { return ListOnce(r, dir); });
   uint64_t listed = CountEntries(dir);
-  if (listed != r.o.meta_files) {
+  if (listed != r.o.meta_files && !Interrupted()) {
     r.report->AddNote(r.b.label + " " + system + ": readdir listed " + std::to_string(listed) +
                       " of " + std::to_string(r.o.meta_files) + " files");
   }
@@ -127,6 +128,7 @@ Status RunMetadata(const BenchOptions& o, const std::vector<Backing>& backings,
                                       std::to_string(o.meta_threads) + " threads, " +
                                       std::to_string(o.repeat) + " runs");
   for (const Backing& b : backings) {
+    if (!b.metadata) continue;
     report->AddBacking({b.label, b.dir, {}});
     bool ext4 = o.ext4;
     for (int rep = 0; rep < o.repeat; ++rep) {

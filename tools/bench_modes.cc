@@ -29,6 +29,7 @@ bool IsRam(const std::string& dir) {
 Result<std::vector<Backing>> PrepareBackings(const BenchOptions& o) {
   std::vector<std::string> dirs = o.backings.empty() ? std::vector<std::string>{o.dir}
                                                      : o.backings;
+  size_t explicit_dirs = dirs.size();
   if (o.ram && std::find(dirs.begin(), dirs.end(), kRamDir) == dirs.end()) {
     dirs.push_back(kRamDir);
   }
@@ -36,6 +37,7 @@ Result<std::vector<Backing>> PrepareBackings(const BenchOptions& o) {
   for (const std::string& dir : dirs) {
     Backing b;
     b.dir = dir;
+    b.metadata = out.size() < explicit_dirs || o.metadata_on_ram;
     if (dir == o.dir) {
       b.work = dir;
     } else {

@@ -19,12 +19,13 @@ namespace slotfs::tools::bench {
 struct BenchOptions {
   std::string dir = "/var/tmp/slotfs-bench";  // disk work directory, log
   std::vector<std::string> backings;          // --backing (replaces the default disk dir)
-  bool ram = true;                            // also run on /dev/shm
+  bool ram = false;                           // also run on /dev/shm
+  bool metadata_on_ram = false;               // ... the metadata benchmark too
   std::vector<uint64_t> sizes_mib = {1, 4, 16, 32};
   int writers = 4;
   int readers = 4;
   int files_per_writer = 0;  // 0: sized from target_mib per file size
-  uint64_t target_mib = 512;  // bytes per phase when files_per_writer is 0
+  uint64_t target_mib = 384;  // bytes per phase when files_per_writer is 0
   int repeat = 3;
   std::vector<std::string> modes = {"buffered", "odirect"};
   bool ext4 = true;
@@ -40,10 +41,12 @@ struct Backing {
   std::string dir;    // as given
   std::string work;   // created by the run
   bool remove_work = false;
+  bool metadata = true;  // the metadata benchmark runs here too
 };
 
 // The backings of a run: --backing dirs (or --dir), plus /dev/shm with
-// `ram`. Creates their work directories.
+// `ram` (for metadata only with `metadata_on_ram`). Creates their work
+// directories.
 Result<std::vector<Backing>> PrepareBackings(const BenchOptions& o);
 // Removes the work directories the run created.
 void RemoveBackings(const std::vector<Backing>& backings);

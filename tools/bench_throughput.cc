@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#include <cinttypes>
+#include <algorithm>
 
 #include "tools/bench_ceiling.h"
 #include "tools/bench_modes.h"
@@ -34,17 +34,13 @@ RowKey Key(const Run& r, const PatternOptions& po, const char* phase, const char
   return {"throughput", r.b.label, po.file_size, phase, system, mode};
 }
 
-void NoteErrors(const Run& r, const RowKey& k, const Measurement& m, const std::string& err) {
+// Records `m` under `k`; a note tells its errors, if any.
+void Record(const Run& r, const RowKey& k, const Measurement& m, const std::string& err) {
+  r.report->Add(k, m);
   if (m.errors == 0) return;
   r.report->AddNote(k.backing + " " + k.system + " " + k.mode + " " +
                     std::to_string(k.file_size >> 20) + "M " + k.phase + ": " +
                     std::to_string(m.errors) + " errors, first: " + err);
-}
-
-// Records `m` under `k`, noting its errors.
-void Record(const Run& r, const RowKey& k, const Measurement& m, const std::string& err) {
-  r.report->Add(k, m);
-  NoteErrors(r, k, m, err);
 }
 
 double SyncDrop(const Run& r) {
