@@ -7,7 +7,11 @@
 
 namespace slotfs::blockdev {
 
-AlignedBuffer::AlignedBuffer(size_t size) {
+AlignedBuffer::AlignedBuffer(size_t size) : AlignedBuffer(size, true) {}
+
+AlignedBuffer AlignedBuffer::Uninitialized(size_t size) { return AlignedBuffer(size, false); }
+
+AlignedBuffer::AlignedBuffer(size_t size, bool zero) {
   if (size == 0) return;
   const size_t rounded = AlignUp(size, kIoAlign);
   void* p = nullptr;
@@ -20,7 +24,7 @@ AlignedBuffer::AlignedBuffer(size_t size) {
                  rounded, std::strerror(rc));
     std::abort();
   }
-  std::memset(p, 0, rounded);
+  if (zero) std::memset(p, 0, rounded);
   data_ = static_cast<uint8_t*>(p);
   size_ = rounded;
 }

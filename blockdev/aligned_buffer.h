@@ -19,6 +19,10 @@ class AlignedBuffer {
   AlignedBuffer() = default;
   // Allocates AlignUp(size, kIoAlign) bytes, zero-filled. Aborts on OOM.
   explicit AlignedBuffer(size_t size);
+  // Same, without zero-filling: for buffers every byte of which is about to
+  // be read into or written by the caller (zeroing 1 MiB per request was a
+  // third of the daemon's CPU on writes).
+  static AlignedBuffer Uninitialized(size_t size);
   ~AlignedBuffer();
 
   AlignedBuffer(AlignedBuffer&& o) noexcept
@@ -40,6 +44,8 @@ class AlignedBuffer {
   void Zero() { if (data_) std::memset(data_, 0, size_); }
 
  private:
+  AlignedBuffer(size_t size, bool zero);
+
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
 };

@@ -85,7 +85,8 @@ Result<ReadResult> Filesystem::Read(OpenFile& of, uint64_t offset, size_t size) 
     uint64_t end = std::min<uint64_t>(offset + size, file_size);
     uint64_t a0 = AlignDown(offset, kIoAlign);
     uint64_t a1 = AlignUp(end, kIoAlign);
-    out.buffer = blockdev::AlignedBuffer(a1 - a0);
+    // Filled below by reads, verified copies, or zeroing of holes.
+    out.buffer = blockdev::AlignedBuffer::Uninitialized(a1 - a0);
     out.offset = offset - a0;
     out.length = end - offset;
 
@@ -103,11 +104,14 @@ Result<ReadResult> Filesystem::Read(OpenFile& of, uint64_t offset, size_t size) 
     std::vector<Verify> verifies;
     std::vector<blockdev::IoOp> ops;
     for (uint64_t l = a0 / slot_size_; l * slot_size_ < a1; ++l) {
-      if (l >= inode.map.size() || !inode.map[l].mapped()) continue;  // hole: zeros
-      const SlotRef& ref = inode.map[l];
       uint64_t slot_start = l * slot_size_;
       uint64_t s0 = std::max(a0, slot_start);
       uint64_t s1 = std::min(a1, slot_start + slot_size_);
+      if (l >= inode.map.size() || !inode.map[l].mapped()) {  // hole: zeros
+        std::memset(out.buffer.data() + (s0 - a0), 0, s1 - s0);
+        continue;
+      }
+      const SlotRef& ref = inode.map[l];
       if (!ref.dirty && ref.csum_known && config_.verify_checksums) {
         uint64_t len = std::min(slot_size_, file_size - slot_start);
         uint64_t full = AlignUp(len, kIoAlign);
@@ -115,7 +119,7 @@ Result<ReadResult> Filesystem::Read(OpenFile& of, uint64_t offset, size_t size) 
         if (s0 == slot_start && s1 - slot_start == full) {
           v.data = out.buffer.data() + (s0 - a0);
         } else {
-          v.side = blockdev::AlignedBuffer(full);
+          v.side = blockdev::AlignedBuffer::Uninitialized(full);
           v.data = v.side.data();
           v.copy_from = s0 - slot_start;
           v.copy_len = s1 - s0;
@@ -133,6 +137,8 @@ Result<ReadResult> Filesystem::Read(OpenFile& of, uint64_t offset, size_t size) 
         ops.push_back({blockdev::IoOp::Kind::kRead, SlotByte(ref.phys, s0 - slot_start),
                        out.buffer.data() + (s0 - a0), r1 - s0});
       }
+      uint64_t z0 = std::max(s0, r1);
+      if (s1 > z0) std::memset(out.buffer.data() + (z0 - a0), 0, s1 - z0);
     }
     if (!ops.empty()) {
       Status st = device_->Run(ops);
@@ -351,7 +357,9 @@ Status Filesystem::WriteSlotIo(InodeNo ino, SlotWrite& p) {
   uint64_t r0 = std::min(p.begin, valid);
   uint64_t a0 = AlignDown(r0, kIoAlign);
   uint64_t a1 = AlignUp(p.end, kIoAlign);
-  blockdev::AlignedBuffer buf(a1 - a0);
+  // Every byte is set below: head block read, gap zeroed, data copied, tail
+  // block read or zeroed.
+  auto buf = blockdev::AlignedBuffer::Uninitialized(a1 - a0);
   std::vector<blockdev::IoOp> reads;
   bool head = a0 < r0;  // [a0, r0) is existing data
   if (head) {

@@ -1,8 +1,13 @@
 // fs::Session: FUSE session set-up, mount, daemonizing and the request loop.
 #include "fs/session.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "common/log.h"
 #include "fs/fuse_ops.h"
@@ -89,7 +94,34 @@ Session::~Session() {
   }
 }
 
+namespace {
+
+// Sets /sys/class/bdi/MAJ:MIN/read_ahead_kb for the mount. Runs on its own
+// thread: stat() of the mount point completes only once the kernel has
+// processed INIT (and applied its own readahead cap), which needs the
+// request loop running.
+void RaiseReadahead(std::string mountpoint, unsigned kb) {
+  struct stat st;
+  if (::stat(mountpoint.c_str(), &st) != 0) return;
+  std::string path = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" +
+                     std::to_string(minor(st.st_dev)) + "/read_ahead_kb";
+  FILE* f = std::fopen(path.c_str(), "w");
+  bool ok = f != nullptr && std::fprintf(f, "%u\n", kb) > 0;
+  if (f != nullptr && std::fclose(f) != 0) ok = false;
+  if (!ok) {
+    Log()->warn("cannot set {} to {} (buffered reads will use the kernel's 128 KiB "
+                "readahead): {}", path, kb, std::strerror(errno));
+    return;
+  }
+  Log()->info("readahead for {} set to {} KiB", mountpoint, kb);
+}
+
+}  // namespace
+
 int Session::Run() {
+  if (options_.read_ahead_kb > 0) {
+    std::thread(RaiseReadahead, options_.mountpoint, options_.read_ahead_kb).detach();
+  }
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, options_.max_threads);
   fuse_loop_cfg_set_idle_threads(cfg, std::max(2u, options_.max_threads / 2));

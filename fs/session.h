@@ -20,6 +20,9 @@ struct SessionOptions {
   // Options for FUSE, each "name" or "name=value" (from -o).
   std::vector<std::string> fuse_options;
   unsigned max_threads = 16;
+  // Kernel readahead for the mount (KiB): whole-slot requests for buffered
+  // reads. FUSE caps its device at 128 KiB whatever INIT asks; 0 keeps that.
+  unsigned read_ahead_kb = 1024;
   double attr_timeout = 1.0;   // seconds
   double entry_timeout = 1.0;  // seconds
 };

@@ -29,6 +29,7 @@ struct MountArgs {
   int commit_interval_ms = 50;
   unsigned threads = 16;
   bool no_verify = false;
+  unsigned read_ahead_kb = 1024;
 };
 
 // Splits "a,b=c" honouring backslash-escaped commas.
@@ -67,6 +68,8 @@ Status TakeSlotfsOptions(MountArgs& a, std::vector<std::string>& fuse) {
           a.commit_interval_ms = std::stoi(val);
         } else if (key == "threads") {
           a.threads = static_cast<unsigned>(std::stoul(val));
+        } else if (key == "read_ahead_kb") {
+          a.read_ahead_kb = static_cast<unsigned>(std::stoul(val));
         } else if (key == "no_verify") {
           a.no_verify = true;
         } else if (key == "foreground") {
@@ -207,6 +210,7 @@ int RunMount(MountArgs a) {
   so.fsname = device_path;
   so.fuse_options = fuse_opts;
   so.max_threads = a.threads;
+  so.read_ahead_kb = a.read_ahead_kb;
   auto session = fs::Session::Mount(fs.value().get(), so);
   if (!session.ok()) {
     PrintError(session.status().message());
@@ -261,6 +265,10 @@ std::function<int()> AddMountCommand(CLI::App& app) {
       ->check(CLI::Range(1, 60000));
   cmd->add_option("--threads", args->threads, "Maximum FUSE worker threads (default 16)")
       ->check(CLI::Range(1, 256));
+  cmd->add_option("--read-ahead-kb", args->read_ahead_kb,
+                  "Kernel readahead for buffered reads, KiB (default 1024, one "
+                  "slot; 0 keeps FUSE's 128)")
+      ->check(CLI::Range(0, 65536));
   cmd->add_flag("--no-verify", args->no_verify,
                 "Do not verify slot checksums on read (benchmarking only)");
   return [args] { return RunMount(*args); };
