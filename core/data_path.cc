@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "core/filesystem.h"
 
@@ -23,12 +24,6 @@ auto Log() {
 LogRateLimiter& IoErrorLimiter() {
   static LogRateLimiter limiter(10);
   return limiter;
-}
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 Status IoError(const Status& st, InodeNo ino, const char* what) {
@@ -199,7 +194,7 @@ void Filesystem::JournalLocked(ActiveInode& inode) {
   // The journal only reports what a crash discarded; copy-on-write keeps
   // the committed version safe without it, so a failure here is logged and
   // the write goes on.
-  Status st = store_->JournalRewrite(inode.ino, NowNs());
+  Status st = store_->JournalRewrite(inode.ino, WallNowNs());
   if (!st.ok() && IoErrorLimiter().Allow()) {
     Log()->warn("inode {}: cannot journal the rewrite: {}", inode.ino.value, st.ToString());
   }
@@ -283,7 +278,7 @@ Status Filesystem::WriteLocked(ActiveInode& inode, std::unique_lock<std::shared_
     RollBackSlotLocked(inode, p);
   }
   if (changed) {
-    inode.row.mtime_ns = inode.row.ctime_ns = NowNs();
+    inode.row.mtime_ns = inode.row.ctime_ns = WallNowNs();
     inode.gen.fetch_add(1);
   }
   inode.io_done.notify_all();
@@ -463,7 +458,7 @@ Status Filesystem::TruncateLocked(ActiveInode& inode, uint64_t new_size) {
     }
   }
   inode.row.size = new_size;
-  inode.row.mtime_ns = inode.row.ctime_ns = NowNs();
+  inode.row.mtime_ns = inode.row.ctime_ns = WallNowNs();
   inode.gen.fetch_add(1);
   return Status::Ok();
 }

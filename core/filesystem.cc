@@ -11,6 +11,7 @@
 #include <cassert>
 #include <cinttypes>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace slotfs::core {
@@ -19,12 +20,6 @@ namespace {
 auto Log() {
   static auto logger = ModuleLogger("core");
   return logger;
-}
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 constexpr std::string_view kXattrPrefix = "user.slotfs.";
@@ -213,7 +208,7 @@ Result<Attr> Filesystem::SetAttr(InodeNo ino, const SetAttrRequest& req,
     WaitForWrites(*inode, lock);
     if (inode->retired) return Status::Error(ENOENT, "file was removed");
     meta::InodeRow row = inode->row;
-    int64_t now = NowNs();
+    int64_t now = WallNowNs();
     if (req.size) {
       if (IsDir(row.mode)) return Status::Error(EISDIR, "truncate of a directory");
       SLOTFS_RETURN_IF_ERROR(TruncateLocked(*inode, *req.size));
@@ -274,7 +269,7 @@ Result<Attr> Filesystem::MkDir(InodeNo parent, std::string_view name,
   SLOTFS_ASSIGN_OR_RETURN(
       meta::InodeRow row,
       store_->CreateInode(parent, name, S_IFDIR | (mode & 07777), uid, gid,
-                          NowNs(), meta::InodeState::kComplete));
+                          WallNowNs(), meta::InodeState::kComplete));
   return AttrFromRow(row);
 }
 
@@ -412,7 +407,7 @@ Status Filesystem::Rename(InodeNo parent, std::string_view name,
   std::lock_guard table(table_mu_);
   SLOTFS_ASSIGN_OR_RETURN(
       std::vector<meta::Extent> ext,
-      store_->Rename(src.ino, new_parent, new_name, replaced, NowNs()));
+      store_->Rename(src.ino, new_parent, new_name, replaced, WallNowNs()));
   if (replaced.value != 0) DropInodeLocked(replaced, ext);
   return Status::Ok();
 }
@@ -530,7 +525,7 @@ Result<std::unique_ptr<OpenFile>> Filesystem::Create(
     SLOTFS_ASSIGN_OR_RETURN(
         meta::InodeRow row,
         store_->CreateInode(parent, name, S_IFREG | (mode & 07777), uid, gid,
-                            NowNs(), meta::InodeState::kWriting));
+                            WallNowNs(), meta::InodeState::kWriting));
     inode = std::make_shared<ActiveInode>(std::move(row));
     // Never committed: the first flush must commit it even if empty.
     inode->gen.store(1);

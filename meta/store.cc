@@ -8,6 +8,7 @@
 #include <cinttypes>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace slotfs::meta {
@@ -117,12 +118,6 @@ std::vector<uint64_t> DecodeCsums(const std::string& blob) {
   return v;
 }
 
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
 }  // namespace
 
 struct Store::Statements {
@@ -193,7 +188,7 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path,
                       "INSERT INTO inodes(ino, parent, name, mode, uid, gid, "
                       "atime_ns, mtime_ns, ctime_ns) VALUES(1, 0, x'', ?, ?, "
                       "?, ?, ?, ?)"));
-    int64_t now = NowNs();
+    int64_t now = WallNowNs();
     root.Bind(1, static_cast<int64_t>(S_IFDIR | 0755));
     root.Bind(2, static_cast<int64_t>(uid));
     root.Bind(3, static_cast<int64_t>(gid));
@@ -247,47 +242,47 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
   return store;
 }
 
+namespace {
+
+// Reads application id, schema version and the recorded identity.
+// EUCLEAN "not a slotfs database" for another application's file.
+Result<DbBinding> ReadBindingFrom(const Db& db) {
+  SLOTFS_ASSIGN_OR_RETURN(Stmt app, Stmt::Prepare(db, "PRAGMA application_id"));
+  SLOTFS_ASSIGN_OR_RETURN(bool row, app.Step());
+  if (!row || app.Int(0) != kApplicationId) {
+    return Status::Error(EUCLEAN, "not a slotfs database");
+  }
+  DbBinding out;
+  SLOTFS_ASSIGN_OR_RETURN(Stmt uv, Stmt::Prepare(db, "PRAGMA user_version"));
+  SLOTFS_ASSIGN_OR_RETURN(row, uv.Step());
+  if (row) out.schema_version = static_cast<int>(uv.Int(0));
+  SLOTFS_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "SELECT key, value FROM meta"));
+  for (;;) {
+    SLOTFS_ASSIGN_OR_RETURN(row, q.Step());
+    if (!row) break;
+    std::string key = q.Blob(0);
+    if (key == "uuid") {
+      SLOTFS_ASSIGN_OR_RETURN(out.uuid, blockdev::UuidFromString(q.Blob(1)));
+    } else if (key == "slot_size") {
+      out.slot_size = static_cast<uint64_t>(q.Int(1));
+    } else if (key == "slot_count") {
+      out.slot_count = static_cast<uint64_t>(q.Int(1));
+    } else if (key == "data_offset") {
+      out.data_offset = static_cast<uint64_t>(q.Int(1));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Status Store::CheckBinding(const blockdev::Superblock& sb) {
-  Result<DbBinding> b = [&]() -> Result<DbBinding> {
-    auto app = Stmt::Prepare(db_, "PRAGMA application_id");
-    if (!app.ok()) return app.status();
-    Result<bool> row = app->Step();
-    if (!row.ok()) return row.status();
-    if (!row.value() || app->Int(0) != kApplicationId) {
-      return Status::Error(EUCLEAN, "not a slotfs database");
-    }
-    auto uv = Stmt::Prepare(db_, "PRAGMA user_version");
-    if (!uv.ok()) return uv.status();
-    row = uv->Step();
-    if (!row.ok()) return row.status();
-    int version = row.value() ? static_cast<int>(uv->Int(0)) : 0;
-    if (version != kSchemaVersion) {
-      return Status::Error(EUCLEAN, "schema version " + std::to_string(version) +
-                                        ", this slotfs reads version " +
-                                        std::to_string(kSchemaVersion));
-    }
-    DbBinding out;
-    auto q = Stmt::Prepare(db_, "SELECT key, value FROM meta");
-    if (!q.ok()) return q.status();
-    for (;;) {
-      Result<bool> r = q->Step();
-      if (!r.ok()) return r.status();
-      if (!r.value()) break;
-      std::string key = q->Blob(0);
-      if (key == "uuid") {
-        auto u = blockdev::UuidFromString(q->Blob(1));
-        if (!u.ok()) return u.status();
-        out.uuid = u.value();
-      } else if (key == "slot_size") {
-        out.slot_size = static_cast<uint64_t>(q->Int(1));
-      } else if (key == "slot_count") {
-        out.slot_count = static_cast<uint64_t>(q->Int(1));
-      } else if (key == "data_offset") {
-        out.data_offset = static_cast<uint64_t>(q->Int(1));
-      }
-    }
-    return out;
-  }();
+  Result<DbBinding> b = ReadBindingFrom(db_);
+  if (b.ok() && b->schema_version != kSchemaVersion) {
+    b = Status::Error(EUCLEAN, "schema version " + std::to_string(b->schema_version) +
+                                   ", this slotfs reads version " +
+                                   std::to_string(kSchemaVersion));
+  }
   const int why = b.ok() ? 0 : b.status().code();
   if (why == EROFS || why == EACCES || why == ENOENT || why == EBUSY || why == ENOMEM) {
     return Status::Error(b.status().code(), "database " + path_ + " cannot be read: " +
@@ -545,19 +540,7 @@ Result<std::vector<Extent>> Store::DeleteInode(InodeNo ino) {
   Txn txn(db_);
   SLOTFS_RETURN_IF_ERROR(txn.status());
   SLOTFS_ASSIGN_OR_RETURN(std::vector<Extent> ext, ReadExtents(st_->get_extents, ino));
-  Stmt& de = st_->delete_extents;
-  de.Reset();
-  de.Bind(1, ino.value);
-  SLOTFS_RETURN_IF_ERROR(de.Run());
-  Stmt& di = st_->delete_inode;
-  di.Reset();
-  di.Bind(1, ino.value);
-  SLOTFS_RETURN_IF_ERROR(di.Run());
-  if (db_.Changes() == 0) return Status::Error(ENOENT, "inode gone");
-  Stmt& jc = st_->journal_clear;
-  jc.Reset();
-  jc.Bind(1, ino.value);
-  SLOTFS_RETURN_IF_ERROR(jc.Run());
+  SLOTFS_RETURN_IF_ERROR(DeleteInodeRowsLocked(ino));
   SLOTFS_RETURN_IF_ERROR(txn.Commit());
   NoteCommitted(false);
   return ext;
@@ -572,18 +555,7 @@ Result<std::vector<Extent>> Store::Rename(InodeNo ino, InodeNo new_parent,
   std::vector<Extent> ext;
   if (replaced.value != 0) {
     SLOTFS_ASSIGN_OR_RETURN(ext, ReadExtents(st_->get_extents, replaced));
-    Stmt& de = st_->delete_extents;
-    de.Reset();
-    de.Bind(1, replaced.value);
-    SLOTFS_RETURN_IF_ERROR(de.Run());
-    Stmt& di = st_->delete_inode;
-    di.Reset();
-    di.Bind(1, replaced.value);
-    SLOTFS_RETURN_IF_ERROR(di.Run());
-    Stmt& jc = st_->journal_clear;
-    jc.Reset();
-    jc.Bind(1, replaced.value);
-    SLOTFS_RETURN_IF_ERROR(jc.Run());
+    SLOTFS_RETURN_IF_ERROR(DeleteInodeRowsLocked(replaced));
   }
   Stmt& s = st_->rename;
   s.Reset();
@@ -636,6 +608,39 @@ Status Store::SetPin(InodeNo ino, uint32_t pin) {
   if (db_.Changes() == 0) return Status::Error(ENOENT, "inode gone");
   NoteCommitted(false);
   return Status::Ok();
+}
+
+Status Store::InsertExtentsLocked(InodeNo ino, const std::vector<Extent>& extents) {
+  Stmt& ie = st_->insert_extent;
+  for (const Extent& e : extents) {
+    ie.Reset();
+    ie.Bind(1, ino.value);
+    ie.Bind(2, e.lslot);
+    ie.Bind(3, e.slot.value);
+    ie.Bind(4, e.count);
+    if (!e.csums.empty()) {
+      std::string blob = EncodeCsums(e.csums);
+      ie.BindBlob(5, blob);
+    }
+    SLOTFS_RETURN_IF_ERROR(ie.Run());
+  }
+  return Status::Ok();
+}
+
+Status Store::DeleteInodeRowsLocked(InodeNo ino) {
+  Stmt& de = st_->delete_extents;
+  de.Reset();
+  de.Bind(1, ino.value);
+  SLOTFS_RETURN_IF_ERROR(de.Run());
+  Stmt& di = st_->delete_inode;
+  di.Reset();
+  di.Bind(1, ino.value);
+  SLOTFS_RETURN_IF_ERROR(di.Run());
+  if (db_.Changes() == 0) return Status::Error(ENOENT, "inode gone");
+  Stmt& jc = st_->journal_clear;
+  jc.Reset();
+  jc.Bind(1, ino.value);
+  return jc.Run();
 }
 
 Status Store::JournalRewrite(InodeNo ino, int64_t now_ns) {
@@ -698,19 +703,7 @@ Status Store::CommitFiles(const std::vector<FileCommit>& files,
     de.Reset();
     de.Bind(1, f.ino.value);
     SLOTFS_RETURN_IF_ERROR(de.Run());
-    Stmt& ie = st_->insert_extent;
-    for (const Extent& e : f.extents) {
-      ie.Reset();
-      ie.Bind(1, f.ino.value);
-      ie.Bind(2, e.lslot);
-      ie.Bind(3, e.slot.value);
-      ie.Bind(4, e.count);
-      if (!e.csums.empty()) {
-        std::string blob = EncodeCsums(e.csums);
-        ie.BindBlob(5, blob);
-      }
-      SLOTFS_RETURN_IF_ERROR(ie.Run());
-    }
+    SLOTFS_RETURN_IF_ERROR(InsertExtentsLocked(f.ino, f.extents));
   }
   Stmt& b = st_->bump_seq;
   b.Reset();
@@ -738,21 +731,9 @@ Status Store::ImportFiles(const std::vector<NewFile>& files, int64_t now_ns) {
     s.Bind(9, static_cast<int>(InodeState::kComplete));
     SLOTFS_RETURN_IF_ERROR(s.Run());
     uint64_t ino = static_cast<uint64_t>(db_.LastInsertRowid());
+    SLOTFS_RETURN_IF_ERROR(InsertExtentsLocked(InodeNo(ino), f.extents));
     uint64_t slots = 0;
-    Stmt& ie = st_->insert_extent;
-    for (const Extent& e : f.extents) {
-      ie.Reset();
-      ie.Bind(1, ino);
-      ie.Bind(2, e.lslot);
-      ie.Bind(3, e.slot.value);
-      ie.Bind(4, e.count);
-      if (!e.csums.empty()) {
-        std::string blob = EncodeCsums(e.csums);
-        ie.BindBlob(5, blob);
-      }
-      SLOTFS_RETURN_IF_ERROR(ie.Run());
-      slots += e.count;
-    }
+    for (const Extent& e : f.extents) slots += e.count;
     Stmt& u = st_->commit_file;
     u.Reset();
     u.Bind(1, f.size);
@@ -801,31 +782,9 @@ Result<DbBinding> ReadBinding(const std::string& path) {
     return Status::FromErrno(errno, "database " + path);
   }
   SLOTFS_ASSIGN_OR_RETURN(Db db, Db::Open(path, SQLITE_OPEN_READONLY));
-  DbBinding out;
-  SLOTFS_ASSIGN_OR_RETURN(Stmt app, Stmt::Prepare(db, "PRAGMA application_id"));
-  SLOTFS_ASSIGN_OR_RETURN(bool row, app.Step());
-  if (!row || app.Int(0) != kApplicationId) {
-    return Status::Error(EUCLEAN, path + " is not a slotfs database");
-  }
-  SLOTFS_ASSIGN_OR_RETURN(Stmt uv, Stmt::Prepare(db, "PRAGMA user_version"));
-  SLOTFS_ASSIGN_OR_RETURN(row, uv.Step());
-  if (row) out.schema_version = static_cast<int>(uv.Int(0));
-  SLOTFS_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "SELECT key, value FROM meta"));
-  for (;;) {
-    SLOTFS_ASSIGN_OR_RETURN(row, q.Step());
-    if (!row) break;
-    std::string key = q.Blob(0);
-    if (key == "uuid") {
-      SLOTFS_ASSIGN_OR_RETURN(out.uuid, blockdev::UuidFromString(q.Blob(1)));
-    } else if (key == "slot_size") {
-      out.slot_size = static_cast<uint64_t>(q.Int(1));
-    } else if (key == "slot_count") {
-      out.slot_count = static_cast<uint64_t>(q.Int(1));
-    } else if (key == "data_offset") {
-      out.data_offset = static_cast<uint64_t>(q.Int(1));
-    }
-  }
-  return out;
+  Result<DbBinding> b = ReadBindingFrom(db);
+  if (!b.ok()) return Status::Error(b.status().code(), path + ": " + b.status().message());
+  return b;
 }
 
 }  // namespace slotfs::meta

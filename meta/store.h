@@ -206,6 +206,11 @@ class Store {
   Status CheckBinding(const blockdev::Superblock& sb);
   Status SetSynchronous(bool full);
   void NoteCommitted(bool durable);
+  // Inserts `extents` for `ino`. REQUIRES: mu_ held, inside a transaction.
+  Status InsertExtentsLocked(InodeNo ino, const std::vector<Extent>& extents);
+  // Deletes an inode's extents, row and journal entry; ENOENT if no row.
+  // REQUIRES: mu_ held, inside a transaction.
+  Status DeleteInodeRowsLocked(InodeNo ino);
 
   std::string path_;
   std::mutex mu_;  // guards db_ and every statement
