@@ -69,6 +69,10 @@ Status Filesystem::FreezeLocked(ActiveInode& inode) {
 }
 
 Status Filesystem::Freeze(ActiveInode& inode) {
+  // Most closes (readers) changed nothing: no need for the exclusive lock.
+  if (inode.gen.load() == inode.committed_gen.load()) {
+    return Status::Ok();
+  }
   std::unique_lock lock(inode.mu);
   WaitForWrites(inode, lock);
   return FreezeLocked(inode);
