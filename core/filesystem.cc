@@ -31,7 +31,22 @@ bool IsDir(uint32_t mode) { return S_ISDIR(mode); }
 
 }  // namespace
 
+Result<EvictPolicy> ParseEvictPolicy(std::string_view name) {
+  if (name == "lru") return EvictPolicy::kLru;
+  if (name == "none") return EvictPolicy::kNone;
+  return Status::Error(EINVAL, "unknown eviction policy '" + std::string(name) +
+                                   "' (lru or none)");
+}
+
+std::string_view EvictPolicyName(EvictPolicy policy) {
+  return policy == EvictPolicy::kLru ? "lru" : "none";
+}
+
 Status CoreConfig::Validate() const {
+  if (evict_high_pct < 1 || evict_high_pct > 100 || evict_low_pct >= evict_high_pct) {
+    return Status::Error(EINVAL, "eviction watermarks must satisfy 0 <= evict_low < "
+                                 "evict_high <= 100 (percent of slots in use)");
+  }
   if (commit_interval.count() < 1 || commit_interval.count() > 60'000) {
     return Status::Error(EINVAL, "commit interval must be 1..60000 ms");
   }

@@ -47,6 +47,12 @@ namespace slotfs::core {
 
 inline constexpr size_t kNameMax = 255;
 
+enum class EvictPolicy { kLru, kNone };
+
+// "lru" or "none"; EINVAL otherwise.
+Result<EvictPolicy> ParseEvictPolicy(std::string_view name);
+std::string_view EvictPolicyName(EvictPolicy policy);
+
 struct CoreConfig {
   // Longest a closed file waits before its commit starts (group commit).
   std::chrono::milliseconds commit_interval{50};
@@ -56,6 +62,13 @@ struct CoreConfig {
   uint64_t alloc_stride = 64;
   // Verify slot checksums on read. Off only for benchmarking.
   bool verify_checksums = true;
+  // Eviction: with kLru, once more than evict_high_pct of the slots are in
+  // use a background evictor removes least-recently-used closed, unpinned
+  // files until at most evict_low_pct are; a write that finds no free slot
+  // evicts synchronously. With kNone a full cache gives ENOSPC.
+  EvictPolicy evict_policy = EvictPolicy::kLru;
+  unsigned evict_high_pct = 95;
+  unsigned evict_low_pct = 90;
 
   Status Validate() const;
 };

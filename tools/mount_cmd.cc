@@ -30,6 +30,11 @@ struct MountArgs {
   unsigned threads = 16;
   bool no_verify = false;
   unsigned read_ahead_kb = 1024;
+  std::string evict = "lru";
+  unsigned evict_high = 95;
+  unsigned evict_low = 90;
+  unsigned db_cache_mb = 16;
+  double cache_timeout = 60;
 };
 
 // Splits "a,b=c" honouring backslash-escaped commas.
@@ -70,6 +75,16 @@ Status TakeSlotfsOptions(MountArgs& a, std::vector<std::string>& fuse) {
           a.threads = static_cast<unsigned>(std::stoul(val));
         } else if (key == "read_ahead_kb") {
           a.read_ahead_kb = static_cast<unsigned>(std::stoul(val));
+        } else if (key == "evict") {
+          a.evict = val;
+        } else if (key == "evict_high") {
+          a.evict_high = static_cast<unsigned>(std::stoul(val));
+        } else if (key == "evict_low") {
+          a.evict_low = static_cast<unsigned>(std::stoul(val));
+        } else if (key == "db_cache_mb") {
+          a.db_cache_mb = static_cast<unsigned>(std::stoul(val));
+        } else if (key == "cache_timeout") {
+          a.cache_timeout = std::stod(val);
         } else if (key == "no_verify") {
           a.no_verify = true;
         } else if (key == "foreground") {
@@ -112,9 +127,25 @@ int RunMount(MountArgs a) {
   core::CoreConfig config;
   config.commit_interval = std::chrono::milliseconds(a.commit_interval_ms);
   config.verify_checksums = !a.no_verify;
+  auto policy = core::ParseEvictPolicy(a.evict);
+  if (!policy.ok()) {
+    PrintError(policy.status().message());
+    return kExitUsage;
+  }
+  config.evict_policy = policy.value();
+  config.evict_high_pct = a.evict_high;
+  config.evict_low_pct = a.evict_low;
   st = config.Validate();
   if (!st.ok()) {
     PrintError(st.message());
+    return kExitUsage;
+  }
+  if (a.db_cache_mb < 1 || a.db_cache_mb > 65536) {
+    PrintError("--db-cache-mb must be 1..65536");
+    return kExitUsage;
+  }
+  if (!(a.cache_timeout >= 0 && a.cache_timeout <= 86400)) {
+    PrintError("--cache-timeout must be 0..86400 seconds");
     return kExitUsage;
   }
   if (a.threads < 1 || a.threads > 256) {
@@ -188,6 +219,7 @@ int RunMount(MountArgs a) {
     }
   }
   meta::StoreOptions sopt;
+  sopt.cache_kib = int64_t{a.db_cache_mb} * 1024;
   auto store = meta::Store::Open(od.db_path, od.superblocks.sb, sopt);
   if (!store.ok()) {
     std::string msg = store.status().message();
@@ -211,6 +243,8 @@ int RunMount(MountArgs a) {
   so.fuse_options = fuse_opts;
   so.max_threads = a.threads;
   so.read_ahead_kb = a.read_ahead_kb;
+  so.attr_timeout = a.cache_timeout;
+  so.entry_timeout = a.cache_timeout;
   auto session = fs::Session::Mount(fs.value().get(), so);
   if (!session.ok()) {
     PrintError(session.status().message());
@@ -250,7 +284,9 @@ std::function<int()> AddMountCommand(CLI::App& app) {
   cmd->add_option("-o", args->options,
                   "Mount options, comma-separated: FUSE options (allow_other, "
                   "...) and slotfs ones (db=, engine=, log_level=, "
-                  "commit_interval_ms=, threads=)")
+                  "commit_interval_ms=, threads=, read_ahead_kb=, evict=, "
+                  "evict_high=, evict_low=, db_cache_mb=, cache_timeout=, "
+                  "no_verify)")
       ->allow_extra_args(false);
   cmd->add_option("--db", args->db, "Database path (default: beside the image, or "
                                     "/var/lib/slotfs/UUID.db)");
@@ -269,6 +305,25 @@ std::function<int()> AddMountCommand(CLI::App& app) {
                   "Kernel readahead for buffered reads, KiB (default 1024, one "
                   "slot; 0 keeps FUSE's 128)")
       ->check(CLI::Range(0, 65536));
+  cmd->add_option("--evict", args->evict,
+                  "Eviction policy: lru (default) evicts least-recently-used "
+                  "closed, unpinned files; none gives ENOSPC when full")
+      ->check(CLI::IsMember({"lru", "none"}));
+  cmd->add_option("--evict-high", args->evict_high,
+                  "Percent of slots in use that starts background eviction "
+                  "(default 95)")
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--evict-low", args->evict_low,
+                  "Percent of slots in use that background eviction brings "
+                  "usage down to (default 90)")
+      ->check(CLI::Range(0, 99));
+  cmd->add_option("--db-cache-mb", args->db_cache_mb,
+                  "SQLite page cache bound, MiB (default 16)")
+      ->check(CLI::Range(1, 65536));
+  cmd->add_option("--cache-timeout", args->cache_timeout,
+                  "Seconds the kernel caches names and attributes (default 60; "
+                  "evictions invalidate at once)")
+      ->check(CLI::Range(0.0, 86400.0));
   cmd->add_flag("--no-verify", args->no_verify,
                 "Do not verify slot checksums on read (benchmarking only)");
   return [args] { return RunMount(*args); };
