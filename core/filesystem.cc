@@ -180,8 +180,13 @@ Attr Filesystem::AttrOf(const meta::InodeRow& row) {
 
 Result<Attr> Filesystem::Lookup(InodeNo parent, std::string_view name) {
   SLOTFS_RETURN_IF_ERROR(CheckName(name));
-  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->Lookup(parent, name));
-  return AttrOf(row);
+  auto row = store_->Lookup(parent, name);
+  if (!row.ok()) {
+    if (row.status().code() == ENOENT) counters_.misses.fetch_add(1, std::memory_order_relaxed);
+    return row.status();
+  }
+  counters_.hits.fetch_add(1, std::memory_order_relaxed);
+  return AttrOf(row.value());
 }
 
 Result<Attr> Filesystem::GetAttr(InodeNo ino) {
@@ -467,6 +472,42 @@ FsStats Filesystem::StatFs() {
   uint64_t per_slot = slot_size_ / s.block_size;
   s.blocks = sb_.slot_count * per_slot;
   s.blocks_free = u.free * per_slot;
+  return s;
+}
+
+Result<StatsSnapshot> Filesystem::Stats() {
+  StatsSnapshot s;
+  s.space = StatFs();
+  {
+    std::lock_guard lock(table_mu_);
+    s.active_inodes = active_.size();
+  }
+  {
+    std::lock_guard lock(stats_mu_);
+    auto now = std::chrono::steady_clock::now();
+    if (counted_at_ == std::chrono::steady_clock::time_point{} ||
+        now - counted_at_ > std::chrono::seconds(1)) {
+      SLOTFS_ASSIGN_OR_RETURN(stored_counts_, store_->Count());
+      SLOTFS_ASSIGN_OR_RETURN(pinned_count_, store_->CountPinned());
+      counted_at_ = now;
+    }
+    s.stored = stored_counts_;
+    s.pinned_files = pinned_count_;
+  }
+  const FsCounters& c = counters_;
+  auto v = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  s.counters = {v(c.hits), v(c.misses), v(c.reads), v(c.writes), v(c.bytes_read),
+                v(c.bytes_written), v(c.checksum_failures), v(c.entries_dropped),
+                v(c.commits), v(c.files_committed), v(c.commit_failures),
+                v(c.evictions), v(c.evicted_bytes), v(c.sync_evictions), v(c.enospc)};
+  s.mount = mount_summary_;
+  s.evict_policy = config_.evict_policy;
+  s.evict_high_pct = config_.evict_high_pct;
+  s.evict_low_pct = config_.evict_low_pct;
+  s.slot_size = slot_size_;
+  s.db_path = store_->path();
+  s.uptime_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   return s;
 }
 

@@ -124,17 +124,48 @@ struct OpenFile {
 
 // Counters since mount. Thread-safe (relaxed atomics).
 struct FsCounters {
+  // Name lookups that found an entry (hits) or not (misses): how LMCache
+  // asks whether a key is cached.
+  std::atomic<uint64_t> hits{0}, misses{0};
   std::atomic<uint64_t> reads{0}, writes{0};
   std::atomic<uint64_t> bytes_read{0}, bytes_written{0};
   std::atomic<uint64_t> checksum_failures{0};
   std::atomic<uint64_t> entries_dropped{0};
   std::atomic<uint64_t> commits{0}, files_committed{0}, commit_failures{0};
+  std::atomic<uint64_t> evictions{0}, evicted_bytes{0};
+  // Writes that found no free slot and had to evict first.
+  std::atomic<uint64_t> sync_evictions{0};
+  // Writes that failed with ENOSPC (nothing left to evict, or policy none).
+  std::atomic<uint64_t> enospc{0};
+};
+
+// Plain copy of FsCounters.
+struct CounterValues {
+  uint64_t hits = 0, misses = 0, reads = 0, writes = 0, bytes_read = 0,
+           bytes_written = 0, checksum_failures = 0, entries_dropped = 0,
+           commits = 0, files_committed = 0, commit_failures = 0, evictions = 0,
+           evicted_bytes = 0, sync_evictions = 0, enospc = 0;
 };
 
 struct MountSummary {
   meta::RecoverySummary recovery;
   uint64_t slots_used = 0;
   double seconds = 0;
+};
+
+// Everything the operator's view (.slotfs/stats, metrics, info) shows.
+struct StatsSnapshot {
+  FsStats space;                // live
+  meta::Store::Counts stored;   // committed files, dirs, bytes; at most ~1 s old
+  uint64_t pinned_files = 0;    // at most ~1 s old
+  uint64_t active_inodes = 0;   // open or waiting for commit
+  CounterValues counters;
+  MountSummary mount;
+  EvictPolicy evict_policy = EvictPolicy::kLru;
+  unsigned evict_high_pct = 0, evict_low_pct = 0;
+  uint64_t slot_size = 0;
+  std::string db_path;
+  double uptime_seconds = 0;
 };
 
 class Filesystem {
@@ -158,6 +189,9 @@ class Filesystem {
   uint64_t max_file_size() const { return max_file_size_; }
   blockdev::Device& device() { return *device_; }
   const FsCounters& counters() const { return counters_; }
+  // Snapshot for the operator's view. Counting committed files scans the
+  // index, so that part is cached for a second.
+  Result<StatsSnapshot> Stats();
 
   // Called (outside every lock) when a name disappears other than by a
   // request naming it — a corrupt entry dropped, a file evicted — so fs/
@@ -320,6 +354,11 @@ class Filesystem {
   std::mutex commit_run_mu_;           // one CommitBatch at a time
   std::thread committer_;
   bool shut_down_ = false;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::mutex stats_mu_;  // guards the cached counts below
+  std::chrono::steady_clock::time_point counted_at_{};
+  meta::Store::Counts stored_counts_;
+  uint64_t pinned_count_ = 0;
 };
 
 }  // namespace slotfs::core

@@ -771,6 +771,13 @@ Result<Store::Counts> Store::Count() {
   return c;
 }
 
+Result<uint64_t> Store::CountPinned() {
+  std::lock_guard lock(mu_);
+  SLOTFS_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db_, "SELECT count(*) FROM inodes WHERE pin != 0"));
+  SLOTFS_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? static_cast<uint64_t>(q.Int(0)) : 0;
+}
+
 Status Store::Checkpoint() {
   std::lock_guard lock(mu_);
   return db_.Exec("PRAGMA wal_checkpoint(TRUNCATE)");

@@ -191,6 +191,8 @@ class Store {
     uint64_t files = 0, dirs = 0, bytes = 0, slots = 0;
   };
   Result<Counts> Count();
+  // Number of pinned files.
+  Result<uint64_t> CountPinned();
 
   // Sequence number of the last committed write transaction, and of the
   // last one known durable. durable_seq() <= last_seq().
