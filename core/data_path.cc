@@ -177,15 +177,41 @@ Result<size_t> Filesystem::Write(OpenFile& of, uint64_t offset,
     return Status::Error(EFBIG, "write past the maximum file size");
   }
   ActiveInode& inode = *of.inode;
-  std::unique_lock lock(inode.mu);
-  if (inode.retired) return Status::Error(EIO, "file was removed");
-  uint64_t at = (of.flags & O_APPEND) ? inode.row.size : offset;
-  if ((of.flags & O_APPEND) && (at >= max_file_size_ || data.size() > max_file_size_ - at)) {
-    return Status::Error(EFBIG, "write past the maximum file size");
+  // A write that finds no free slot leaves the file as it was; room is
+  // made (quarantine released, files evicted) with no lock held, and the
+  // write runs again.
+  for (int attempt = 0;; ++attempt) {
+    std::unique_lock lock(inode.mu);
+    if (inode.retired) return Status::Error(EIO, "file was removed");
+    uint64_t at = (of.flags & O_APPEND) ? inode.row.size : offset;
+    if ((of.flags & O_APPEND) && (at >= max_file_size_ || data.size() > max_file_size_ - at)) {
+      return Status::Error(EFBIG, "write past the maximum file size");
+    }
+    Status st = WriteLocked(inode, lock, at, data);
+    if (st.ok()) break;
+    if (st.code() != ENOSPC) return st;
+    lock.unlock();
+    uint64_t slots = (at % slot_size_ + data.size() + slot_size_ - 1) / slot_size_;
+    Result<bool> room = attempt < 16 ? MakeRoom(slots) : Result<bool>(false);
+    if (!room.ok()) return room.status();
+    if (!room.value()) {
+      counters_.enospc.fetch_add(1, std::memory_order_relaxed);
+      return Status::Error(ENOSPC, config_.evict_policy == EvictPolicy::kLru
+                                       ? "no free slot and nothing evictable (every "
+                                         "file is open or pinned)"
+                                       : "no free slot (eviction is off)");
+    }
   }
-  SLOTFS_RETURN_IF_ERROR(WriteLocked(inode, lock, at, data));
   counters_.writes.fetch_add(1, std::memory_order_relaxed);
   counters_.bytes_written.fetch_add(data.size(), std::memory_order_relaxed);
+  if (config_.evict_policy == EvictPolicy::kLru &&
+      allocator_.usage().used > HighWatermarkSlots()) {
+    {
+      std::lock_guard lock(drop_mu_);
+      evict_kick_ = true;
+    }
+    evict_cv_.notify_one();
+  }
   return data.size();
 }
 

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cassert>
 #include <cinttypes>
+#include <cstdio>
+#include <ctime>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -25,7 +27,19 @@ auto Log() {
 constexpr std::string_view kXattrPrefix = "user.slotfs.";
 constexpr std::string_view kXattrNames[] = {
     "user.slotfs.slots", "user.slotfs.extents", "user.slotfs.size",
-    "user.slotfs.state", "user.slotfs.pin",     "user.slotfs.slot_size"};
+    "user.slotfs.state", "user.slotfs.pin",     "user.slotfs.slot_size",
+    "user.slotfs.checksums", "user.slotfs.last_access"};
+
+// "2026-11-25T01:02:03.123456789Z"
+std::string FormatUtcNs(int64_t ns) {
+  time_t secs = static_cast<time_t>(ns / 1'000'000'000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%09" PRId64 "Z", ns % 1'000'000'000);
+  return buf;
+}
 
 bool IsDir(uint32_t mode) { return S_ISDIR(mode); }
 
@@ -111,6 +125,9 @@ void Filesystem::Start() {
   if (committer_.joinable() || shut_down_) return;
   stop_ = false;
   committer_ = std::thread([this] { CommitterLoop(); });
+  std::lock_guard drop(drop_mu_);
+  evict_stop_ = false;
+  evictor_ = std::thread([this] { EvictorLoop(); });
 }
 
 Status Filesystem::Shutdown() {
@@ -120,6 +137,14 @@ Status Filesystem::Shutdown() {
     shut_down_ = true;
     stop_ = true;
   }
+  {
+    std::lock_guard drop(drop_mu_);
+    evict_stop_ = true;
+  }
+  evict_cv_.notify_all();
+  if (evictor_.joinable()) evictor_.join();
+  Status ft = FlushAccessTimes();
+  if (!ft.ok()) Log()->warn("cannot record access times at unmount: {}", ft.ToString());
   commit_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
   // Commit what is left: queued files and any file still holding changes.
@@ -238,7 +263,10 @@ Result<Attr> Filesystem::SetAttr(InodeNo ino, const SetAttrRequest& req,
     if (req.mode) row.mode = (row.mode & S_IFMT) | (*req.mode & 07777);
     if (req.uid) row.uid = *req.uid;
     if (req.gid) row.gid = *req.gid;
-    if (req.atime_ns) row.atime_ns = *req.atime_ns == SetAttrRequest::kTimeNow ? now : *req.atime_ns;
+    if (req.atime_ns) {
+      row.atime_ns = *req.atime_ns == SetAttrRequest::kTimeNow ? now : *req.atime_ns;
+      ForgetAccess(ino);  // an explicit time wins over a batched access
+    }
     if (req.mtime_ns) row.mtime_ns = *req.mtime_ns == SetAttrRequest::kTimeNow ? now : *req.mtime_ns;
     if (req.mode || req.uid || req.gid || req.atime_ns || req.mtime_ns) row.ctime_ns = now;
     if (req.mode || req.uid || req.gid || req.atime_ns || req.mtime_ns) {
@@ -590,6 +618,7 @@ Result<std::unique_ptr<OpenFile>> Filesystem::Create(
     inode->open_count = 1;
     active_.emplace(inode->ino, inode);
   }
+  Touch(inode->ino);
   if (attr) *attr = AttrFromRow(inode->row);
   auto of = std::make_unique<OpenFile>();
   of->inode = std::move(inode);
@@ -612,6 +641,7 @@ Result<std::unique_ptr<OpenFile>> Filesystem::Open(InodeNo ino, int flags) {
     Release(std::move(of));
     return Status::Error(EISDIR, "is a directory");
   }
+  if (!IsDir(inode->row.mode)) Touch(ino);
   if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) {
     Status st;
     {
@@ -667,6 +697,7 @@ Result<std::string> Filesystem::GetXattr(InodeNo ino, std::string_view name) {
   std::string key(name.substr(kXattrPrefix.size()));
   if (key == "pin") return std::to_string(row.pin);
   if (key == "slot_size") return std::to_string(slot_size_);
+  if (key == "last_access") return FormatUtcNs(std::max(row.atime_ns, PendingAccess(ino)));
   // The rest describe content: take it from the active inode if any.
   std::vector<SlotRef> map;
   uint64_t size = row.size;
@@ -681,16 +712,31 @@ Result<std::string> Filesystem::GetXattr(InodeNo ino, std::string_view name) {
     std::shared_lock lock(inode->mu);
     map = inode->map;
     size = inode->row.size;
+    for (SlotRef& r : map) r.csum_known = r.csum_known && !r.dirty;
     if (inode->gen.load() != inode->committed_gen.load()) state = "pending";
   } else {
     SLOTFS_ASSIGN_OR_RETURN(std::vector<meta::Extent> ext, store_->GetExtents(ino));
     for (const meta::Extent& e : ext) {
       if (map.size() < e.lslot + e.count) map.resize(e.lslot + e.count);
-      for (uint64_t i = 0; i < e.count; ++i) map[e.lslot + i].phys = e.slot.value + i;
+      for (uint64_t i = 0; i < e.count; ++i) {
+        SlotRef& r = map[e.lslot + i];
+        r.phys = e.slot.value + i;
+        r.csum_known = e.csums.size() == e.count;
+      }
     }
   }
   if (key == "size") return std::to_string(size);
   if (key == "state") return state;
+  if (key == "checksums") {
+    // Slots whose committed checksum is known, of the slots mapped.
+    uint64_t mapped = 0, known = 0;
+    for (const SlotRef& r : map) {
+      mapped += r.mapped() ? 1 : 0;
+      known += r.mapped() && r.csum_known ? 1 : 0;
+    }
+    return "xxh3-64 " + std::to_string(known) + "/" + std::to_string(mapped) +
+           (config_.verify_checksums ? " verified-on-read" : " not-verified");
+  }
   // Runs of physically consecutive slots, in logical order.
   std::string slots;
   uint64_t extents = 0;
@@ -722,6 +768,8 @@ Result<std::vector<std::string>> Filesystem::ListXattr(InodeNo ino) {
 
 Status Filesystem::SetXattr(InodeNo ino, std::string_view name,
                             std::string_view value, int flags) {
+  // ns_mu_ orders a pin against eviction, which checks pins under it.
+  std::lock_guard ns(ns_mu_);
   SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->GetInode(ino));
   if (name != "user.slotfs.pin") {
     return Status::Error(ENOTSUP, "only user.slotfs.pin can be set; slotfs stores "

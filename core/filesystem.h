@@ -242,6 +242,14 @@ class Filesystem {
   // Commits every closed (frozen) file now and waits.
   Status CommitNow();
 
+  // --- cache policy (evictor.cc) ---
+  // Runs one background eviction pass now if usage is above the high
+  // watermark (what the evictor thread does on its own); returns the
+  // number of files evicted.
+  Result<uint64_t> EvictToWatermark();
+  // Writes batched last-access times to the store.
+  Status FlushAccessTimes();
+
  private:
   Filesystem(std::unique_ptr<blockdev::Device> device,
              const blockdev::Superblock& sb, std::unique_ptr<meta::Store> store,
@@ -312,6 +320,33 @@ class Filesystem {
   std::optional<SlotId> HintFor(const ActiveInode& inode, uint64_t lslot) const;
   DevOffset SlotByte(uint64_t phys, uint64_t byte_in_slot) const;
 
+  // --- evictor.cc ---
+  void EvictorLoop();
+  // Records an access to `ino` for the LRU order (batched; no store write).
+  void Touch(InodeNo ino);
+  // Last access not yet flushed, or 0. Takes touch_mu_.
+  int64_t PendingAccess(InodeNo ino);
+  // Drops an unflushed access (the access time was set explicitly).
+  void ForgetAccess(InodeNo ino);
+  // Evicts least-recently-used closed, unpinned files until `slots_wanted`
+  // slots are freed (into quarantine) or none is left; appends the names
+  // removed to `dropped`. REQUIRES: evict_mu_ held; no other lock.
+  struct DroppedName {
+    InodeNo parent;
+    std::string name;
+  };
+  Result<uint64_t> EvictLocked(uint64_t slots_wanted, std::vector<DroppedName>* dropped);
+  // Makes quarantined slots reusable: a durable sync of the store.
+  Status ReleaseQuarantine();
+  // For a write that found no free slot: releases quarantine and, with
+  // policy lru, evicts. False when nothing could be freed. REQUIRES: no
+  // lock held.
+  Result<bool> MakeRoom(uint64_t slots);
+  // Invalidates the kernel's entries for `names` (evictor thread).
+  void NotifyDropped(std::vector<DroppedName> names);
+  uint64_t HighWatermarkSlots() const;
+  uint64_t LowWatermarkSlots() const;
+
   // --- committer.cc ---
   void CommitterLoop();
   // One group commit of the frozen versions of `batch`'s files (and, with
@@ -355,6 +390,17 @@ class Filesystem {
   std::thread committer_;
   bool shut_down_ = false;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  // Eviction. Lock order: evict_mu_ -> ns_mu_ -> ...; touch_mu_ and
+  // drop_mu_ are leaves.
+  std::mutex evict_mu_;  // one eviction pass at a time
+  std::mutex touch_mu_;
+  std::unordered_map<InodeNo, int64_t> touched_;  // touch_mu_: unflushed accesses
+  std::mutex drop_mu_;
+  std::vector<DroppedName> to_invalidate_;  // drop_mu_: for the evictor thread
+  std::condition_variable evict_cv_;        // with drop_mu_
+  bool evict_kick_ = false, evict_stop_ = false;  // drop_mu_
+  std::thread evictor_;
+
   std::mutex stats_mu_;  // guards the cached counts below
   std::chrono::steady_clock::time_point counted_at_{};
   meta::Store::Counts stored_counts_;

@@ -38,6 +38,8 @@ CREATE UNIQUE INDEX inodes_by_name ON inodes(parent, name);
 CREATE INDEX inodes_by_parent ON inodes(parent, ino);
 CREATE INDEX inodes_writing ON inodes(state) WHERE state <> 0;
 CREATE INDEX inodes_dirs ON inodes(ino) WHERE (mode & 61440) = 16384;
+CREATE INDEX inodes_lru ON inodes(atime_ns)
+  WHERE pin = 0 AND state = 0 AND (mode & 61440) = 32768;
 CREATE TABLE journal(
   ino        INTEGER PRIMARY KEY,
   kind       INTEGER NOT NULL,
@@ -664,6 +666,10 @@ Result<uint64_t> Store::JournalSize() {
 
 Result<std::vector<Extent>> Store::GetExtents(InodeNo ino) {
   std::lock_guard lock(mu_);
+  return ReadExtents(st_->get_extents, ino);
+}
+
+Result<std::vector<Extent>> Store::ExtentsLocked(InodeNo ino) {
   return ReadExtents(st_->get_extents, ino);
 }
 

@@ -35,7 +35,7 @@
 namespace slotfs::meta {
 
 // Bump when the schema changes; Open refuses any other version.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 // PRAGMA application_id: "SLOT".
 inline constexpr int32_t kApplicationId = 0x534c4f54;
 
@@ -186,6 +186,36 @@ class Store {
   };
   Status ImportFiles(const std::vector<NewFile>& files, int64_t now_ns);
 
+  // --- cache policy (store_cache.cc) ---
+  // Records last-access times in one transaction (never moves one back).
+  // Not a durability point: losing the latest touches in a crash only makes
+  // eviction a little less exact.
+  struct Touch {
+    InodeNo ino;
+    int64_t atime_ns = 0;
+  };
+  Status TouchFiles(const std::vector<Touch>& touches);
+  struct LruEntry {
+    InodeNo ino;
+    InodeNo parent;
+    std::string name;
+    uint64_t size = 0, slots = 0;
+    int64_t atime_ns = 0;
+  };
+  // Up to `limit` committed, unpinned regular files ordered by (atime, ino),
+  // strictly after (after_atime_ns, after_ino): least recently used first.
+  Result<std::vector<LruEntry>> LruCandidates(int64_t after_atime_ns, InodeNo after_ino,
+                                              size_t limit);
+  // Deletes `inos` (rows, extents, journal entries) in one transaction;
+  // returns each one's extents, in order. A row already gone gets an empty
+  // list and nullopt in `deleted`.
+  struct Deleted {
+    InodeNo ino;
+    bool existed = false;
+    std::vector<Extent> extents;
+  };
+  Result<std::vector<Deleted>> DeleteInodes(const std::vector<InodeNo>& inos);
+
   // --- accounting ---
   struct Counts {
     uint64_t files = 0, dirs = 0, bytes = 0, slots = 0;
@@ -210,6 +240,8 @@ class Store {
   void NoteCommitted(bool durable);
   // Inserts `extents` for `ino`. REQUIRES: mu_ held, inside a transaction.
   Status InsertExtentsLocked(InodeNo ino, const std::vector<Extent>& extents);
+  // An inode's extents. REQUIRES: mu_ held.
+  Result<std::vector<Extent>> ExtentsLocked(InodeNo ino);
   // Deletes an inode's extents, row and journal entry; ENOENT if no row.
   // REQUIRES: mu_ held, inside a transaction.
   Status DeleteInodeRowsLocked(InodeNo ino);

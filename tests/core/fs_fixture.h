@@ -96,9 +96,13 @@ class FsTest : public ::testing::Test {
     CoreConfig cfg;
     cfg.commit_interval = commit_interval_;
     cfg.max_file_size = max_file_size_;
+    cfg.evict_policy = evict_policy_;
+    cfg.evict_high_pct = evict_high_pct_;
+    cfg.evict_low_pct = evict_low_pct_;
     auto fs = Filesystem::Open(std::move(device), sb_, std::move(store.value()), cfg);
     ASSERT_TRUE(fs.ok()) << fs.status().ToString();
     fs_ = std::move(fs.value());
+    if (before_start_) before_start_(*fs_);
     fs_->Start();
   }
 
@@ -175,6 +179,12 @@ class FsTest : public ::testing::Test {
   uint64_t image_size_ = 64ull << 20;
   uint64_t max_file_size_ = 0;
   std::chrono::milliseconds commit_interval_{5};
+  // Most tests fill the device on purpose and expect what they stored to
+  // stay: no eviction unless a test asks for it.
+  EvictPolicy evict_policy_ = EvictPolicy::kNone;
+  unsigned evict_high_pct_ = 95, evict_low_pct_ = 90;
+  // Runs between Open and Start (hooks must be set before Start).
+  std::function<void(Filesystem&)> before_start_;
   std::string dir_, image_, db_;
   blockdev::Superblock sb_;
   std::unique_ptr<Filesystem> fs_;

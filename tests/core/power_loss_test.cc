@@ -801,6 +801,8 @@ class PowerCutTest : public FsTest {
     // ones leave unlinks undurable longer while their slots are reused.
     cfg.commit_interval = std::chrono::milliseconds(rng() % 2 ? 2 + rng() % 9 : 10 + rng() % 31);
     cfg.alloc_stride = 4;
+    // The oracle expects every committed file to stay: no eviction.
+    cfg.evict_policy = EvictPolicy::kNone;
     auto fs = Filesystem::Open(std::move(dev), sb_, std::move(store.value()), cfg);
     if (!fs.ok()) {
       child->Fail("mount", fs.status());
