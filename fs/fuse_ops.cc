@@ -7,8 +7,10 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
+#include "blockdev/format.h"
 #include "common/log.h"
 
 namespace slotfs::fs {
@@ -65,6 +67,29 @@ void FillStat(const Attr& a, struct stat* st) {
   st->st_ctim = ToTimespec(a.ctime_ns);
 }
 
+// Records a handler's time, from construction to scope exit (after its
+// reply), in the op's latency histogram. Construct it before replying: the
+// request is gone after the reply.
+class OpTimer {
+ public:
+  OpTimer(fuse_req_t req, TimedOp op)
+      : hist_(&Ctx(req).latencies[op]), start_(std::chrono::steady_clock::now()) {}
+  ~OpTimer() {
+    if (hist_ == nullptr) return;
+    auto d = std::chrono::steady_clock::now() - start_;
+    hist_->Record(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()));
+  }
+  OpTimer(const OpTimer&) = delete;
+  OpTimer& operator=(const OpTimer&) = delete;
+  // Leaves this request out (control files are not the cache's latency).
+  void Skip() { hist_ = nullptr; }
+
+ private:
+  Histogram* hist_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 fuse_entry_param EntryOf(fuse_req_t req, const Attr& a) {
   fuse_entry_param e;
   std::memset(&e, 0, sizeof e);
@@ -80,6 +105,69 @@ void ReplyEntry(fuse_req_t req, const Result<Attr>& r, const char* op) {
   if (!r.ok()) return ReplyError(req, r.status(), op);
   fuse_entry_param e = EntryOf(req, r.value());
   fuse_reply_entry(req, &e);
+}
+
+// ---------------------------------------------------------------- control files
+// MOUNT/.slotfs (fs/control.h): reserved inodes, read-only.
+
+constexpr int kControlReadOnly = EACCES;  // changing a control inode
+constexpr int kControlFixed = EPERM;      // removing or renaming .slotfs itself
+
+Result<Attr> RootAttr(fuse_req_t req) { return Fs(req).GetAttr(kRootInode); }
+
+// Refuses to create `name` in `parent` when it is a control name or inside
+// the control directory; 0 when the caller may go on.
+int ControlCreateCheck(fuse_ino_t parent, const char* name) {
+  if (parent == kControlDirIno) return kControlReadOnly;
+  if (IsControlName(parent, name)) return EEXIST;
+  return 0;
+}
+
+// Same for removing or renaming `name` in `parent`.
+int ControlRemoveCheck(fuse_ino_t parent, const char* name) {
+  if (parent == kControlDirIno) return kControlReadOnly;
+  if (IsControlName(parent, name)) return kControlFixed;
+  return 0;
+}
+
+void ReplyErrno(fuse_req_t req, int err, const char* op) {
+  ReplyError(req, Status::Error(err, "control files are read-only"), op);
+}
+
+// Renders the content of control file `ino` for one open.
+Result<std::string> RenderControl(fuse_req_t req, fuse_ino_t ino) {
+  OpsContext& ctx = Ctx(req);
+  ControlView v;
+  SLOTFS_ASSIGN_OR_RETURN(v.stats, ctx.fs->Stats());
+  v.device = ctx.device;
+  v.mountpoint = ctx.mountpoint;
+  v.uuid = blockdev::UuidToString(ctx.fs->superblock().uuid);
+  v.version = SLOTFS_VERSION;
+  v.latencies = SummarizeLatencies(ctx.latencies);
+  if (ino == kStatsIno) return RenderStatsJson(v);
+  return RenderMetrics(v);
+}
+
+void ControlOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (ino == kControlDirIno) return ReplyErrno(req, EISDIR, "open");
+  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+    return ReplyErrno(req, kControlReadOnly, "open");
+  }
+  Result<std::string> content = RenderControl(req, ino);
+  if (!content.ok()) return ReplyError(req, content.status(), "open");
+  auto handle = std::make_unique<ControlHandle>();
+  handle->content = std::move(content.value());
+  fi->fh = reinterpret_cast<uint64_t>(handle.get());
+  fi->direct_io = 1;  // st_size is 0: reads must reach us, not the page cache
+  fi->keep_cache = 0;
+  if (fuse_reply_open(req, fi) == 0) handle.release();
+}
+
+void ControlRead(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi) {
+  const std::string& c = reinterpret_cast<ControlHandle*>(fi->fh)->content;
+  size_t begin = std::min(static_cast<size_t>(off), c.size());
+  size_t n = std::min(size, c.size() - begin);
+  fuse_reply_buf(req, c.data() + begin, n);
 }
 
 // ---------------------------------------------------------------- lifecycle
@@ -114,7 +202,17 @@ void OpDestroy(void* userdata) {
 // ---------------------------------------------------------------- namespace
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  Result<Attr> r = Fs(req).Lookup(InodeNo(parent), name);
+  OpTimer timer(req, TimedOp::kLookup);
+  Result<Attr> r = Status::Error(ENOENT, "");
+  if (parent == kControlDirIno || IsControlName(parent, name)) {
+    timer.Skip();
+    Result<Attr> root = RootAttr(req);
+    if (!root.ok()) return ReplyError(req, root.status(), "lookup");
+    r = parent == kControlDirIno ? ControlLookup(name, root.value())
+                                 : ControlAttr(kControlDirIno, root.value());
+  } else {
+    r = Fs(req).Lookup(InodeNo(parent), name);
+  }
   if (!r.ok() && r.status().code() == ENOENT) {
     // Negative entry, cached by the kernel for entry_timeout.
     fuse_entry_param e;
@@ -137,7 +235,8 @@ void OpForgetMulti(fuse_req_t req, size_t, fuse_forget_data*) {
 }
 
 void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  Result<Attr> r = Fs(req).GetAttr(InodeNo(ino));
+  Result<Attr> r = Fs(req).GetAttr(IsControlIno(ino) ? kRootInode : InodeNo(ino));
+  if (r.ok() && IsControlIno(ino)) r = ControlAttr(ino, r.value());
   if (!r.ok()) return ReplyError(req, r.status(), "getattr");
   struct stat st;
   FillStat(r.value(), &st);
@@ -146,6 +245,7 @@ void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 
 void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
                fuse_file_info* fi) {
+  if (IsControlIno(ino)) return ReplyErrno(req, kControlReadOnly, "setattr");
   core::SetAttrRequest sr;
   if (to_set & FUSE_SET_ATTR_MODE) sr.mode = attr->st_mode;
   if (to_set & FUSE_SET_ATTR_UID) sr.uid = attr->st_uid;
@@ -172,20 +272,27 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
 }
 
 void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  if (int err = ControlCreateCheck(parent, name)) return ReplyErrno(req, err, "mkdir");
   const fuse_ctx* c = fuse_req_ctx(req);
   ReplyEntry(req, Fs(req).MkDir(InodeNo(parent), name, mode, c->uid, c->gid), "mkdir");
 }
 
 void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (int err = ControlRemoveCheck(parent, name)) return ReplyErrno(req, err, "rmdir");
   ReplyError(req, Fs(req).RmDir(InodeNo(parent), name), "rmdir");
 }
 
 void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (int err = ControlRemoveCheck(parent, name)) return ReplyErrno(req, err, "unlink");
+  OpTimer timer(req, TimedOp::kUnlink);
   ReplyError(req, Fs(req).Unlink(InodeNo(parent), name), "unlink");
 }
 
 void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name,
               fuse_ino_t newparent, const char* newname, unsigned int flags) {
+  int err = ControlRemoveCheck(parent, name);
+  if (err == 0) err = ControlRemoveCheck(newparent, newname);
+  if (err != 0) return ReplyErrno(req, err, "rename");
   ReplyError(req,
              Fs(req).Rename(InodeNo(parent), name, InodeNo(newparent), newname, flags),
              "rename");
@@ -195,16 +302,19 @@ void OpUnsupportedEntry(fuse_req_t req, const char* what) {
   ReplyError(req, Status::Error(ENOTSUP, std::string(what) + " is not supported"), what);
 }
 
-void OpSymlink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
+void OpSymlink(fuse_req_t req, const char*, fuse_ino_t parent, const char* name) {
+  if (int err = ControlCreateCheck(parent, name)) return ReplyErrno(req, err, "symlink");
   OpUnsupportedEntry(req, "symlink");
 }
 
-void OpLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
+void OpLink(fuse_req_t req, fuse_ino_t, fuse_ino_t parent, const char* name) {
+  if (int err = ControlCreateCheck(parent, name)) return ReplyErrno(req, err, "link");
   OpUnsupportedEntry(req, "link");
 }
 
 void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
              dev_t) {
+  if (int err = ControlCreateCheck(parent, name)) return ReplyErrno(req, err, "mknod");
   if (!S_ISREG(mode)) return OpUnsupportedEntry(req, "mknod of a special file");
   const fuse_ctx* c = fuse_req_ctx(req);
   Attr attr;
@@ -219,6 +329,8 @@ void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi) {
+  if (int err = ControlCreateCheck(parent, name)) return ReplyErrno(req, err, "create");
+  OpTimer timer(req, TimedOp::kCreate);
   const fuse_ctx* c = fuse_req_ctx(req);
   Attr attr;
   auto of = Fs(req).Create(InodeNo(parent), name, mode, c->uid, c->gid, fi->flags, &attr);
@@ -232,6 +344,8 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
 }
 
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (IsControlIno(ino)) return ControlOpen(req, ino, fi);
+  OpTimer timer(req, TimedOp::kOpen);
   auto of = Fs(req).Open(InodeNo(ino), fi->flags);
   if (!of.ok()) return ReplyError(req, of.status(), "open");
   fi->fh = reinterpret_cast<uint64_t>(of.value().release());
@@ -241,15 +355,19 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
 }
 
-void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   if (off < 0) return ReplyError(req, Status::Error(EINVAL, "negative offset"), "read");
+  if (IsControlIno(ino)) return ControlRead(req, size, off, fi);
+  OpTimer timer(req, TimedOp::kRead);
   Result<core::ReadResult> r = Fs(req).Read(*Handle(fi), static_cast<uint64_t>(off), size);
   if (!r.ok()) return ReplyError(req, r.status(), "read");
   fuse_reply_buf(req, reinterpret_cast<const char*>(r->data()), r->length);
 }
 
-void OpWrite(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off,
+void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
              fuse_file_info* fi) {
+  if (IsControlIno(ino)) return ReplyErrno(req, kControlReadOnly, "write");
+  OpTimer timer(req, TimedOp::kWrite);
   if (off < 0) return ReplyError(req, Status::Error(EINVAL, "negative offset"), "write");
   Result<size_t> r = Fs(req).Write(
       *Handle(fi), static_cast<uint64_t>(off),
@@ -258,16 +376,25 @@ void OpWrite(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off
   fuse_reply_write(req, r.value());
 }
 
-void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+void OpFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (IsControlIno(ino)) return (void)fuse_reply_err(req, 0);
+  OpTimer timer(req, TimedOp::kFlush);
   ReplyError(req, Fs(req).Flush(*Handle(fi)), "flush");
 }
 
-void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (IsControlIno(ino)) {
+    delete reinterpret_cast<ControlHandle*>(fi->fh);
+    fuse_reply_err(req, 0);
+    return;
+  }
   Fs(req).Release(std::unique_ptr<core::OpenFile>(Handle(fi)));
   fuse_reply_err(req, 0);
 }
 
-void OpFsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
+void OpFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info* fi) {
+  if (IsControlIno(ino)) return (void)fuse_reply_err(req, 0);
+  OpTimer timer(req, TimedOp::kFsync);
   ReplyError(req, Fs(req).Fsync(*Handle(fi)), "fsync");
 }
 
@@ -276,7 +403,21 @@ void OpFsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
 void DoReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
   // Roughly how many entries fit; fetching a few too many only costs work.
   size_t max = std::max<size_t>(2, size / 48 + 2);
-  auto r = Fs(req).ReadDir(InodeNo(ino), static_cast<uint64_t>(off), max);
+  Result<std::vector<core::DirEntry>> r = Status::Error(ENOENT, "");
+  if (ino == kRootInode.value || IsControlIno(ino)) {
+    Result<Attr> root = RootAttr(req);
+    if (!root.ok()) return ReplyError(req, root.status(), "readdir");
+    if (ino == kControlDirIno) {
+      r = ControlReadDir(static_cast<uint64_t>(off), root.value());
+    } else if (IsControlIno(ino)) {
+      r = Status::Error(ENOTDIR, "not a directory");
+    } else {
+      r = Fs(req).ReadDir(kRootInode, static_cast<uint64_t>(off), max);
+      if (r.ok()) AddControlEntry(static_cast<uint64_t>(off), root.value(), &r.value());
+    }
+  } else {
+    r = Fs(req).ReadDir(InodeNo(ino), static_cast<uint64_t>(off), max);
+  }
   if (!r.ok()) return ReplyError(req, r.status(), "readdir");
   std::vector<char> buf(size);
   size_t used = 0;
@@ -325,6 +466,7 @@ void OpStatfs(fuse_req_t req, fuse_ino_t) {
 
 void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
                 size_t size, int flags) {
+  if (IsControlIno(ino)) return ReplyErrno(req, kControlReadOnly, "setxattr");
   ReplyError(req, Fs(req).SetXattr(InodeNo(ino), name, std::string_view(value, size), flags),
              "setxattr");
 }
@@ -340,12 +482,14 @@ void ReplyXattrValue(fuse_req_t req, const std::string& value, size_t size) {
 }
 
 void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  if (IsControlIno(ino)) return (void)fuse_reply_err(req, ENODATA);
   Result<std::string> r = Fs(req).GetXattr(InodeNo(ino), name);
   if (!r.ok()) return ReplyError(req, r.status(), "getxattr");
   ReplyXattrValue(req, r.value(), size);
 }
 
 void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  if (IsControlIno(ino)) return ReplyXattrValue(req, "", size);
   auto r = Fs(req).ListXattr(InodeNo(ino));
   if (!r.ok()) return ReplyError(req, r.status(), "listxattr");
   std::string all;
@@ -357,6 +501,7 @@ void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 }
 
 void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  if (IsControlIno(ino)) return ReplyErrno(req, kControlReadOnly, "removexattr");
   ReplyError(req, Fs(req).RemoveXattr(InodeNo(ino), name), "removexattr");
 }
 

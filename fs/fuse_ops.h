@@ -5,6 +5,7 @@
 #include <fuse_lowlevel.h>
 
 #include "core/filesystem.h"
+#include "fs/control.h"
 
 namespace slotfs::fs {
 
@@ -13,6 +14,10 @@ struct OpsContext {
   core::Filesystem* fs = nullptr;
   double attr_timeout = 1.0;
   double entry_timeout = 1.0;
+  // Shown in the control files (.slotfs/stats, metrics).
+  std::string device;
+  std::string mountpoint;
+  RequestLatencies latencies;
 };
 
 // One table, wired in one place.

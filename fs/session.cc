@@ -44,6 +44,8 @@ Result<std::unique_ptr<Session>> Session::Mount(core::Filesystem* fs,
   s->ctx_->ops.fs = fs;
   s->ctx_->ops.attr_timeout = options.attr_timeout;
   s->ctx_->ops.entry_timeout = options.entry_timeout;
+  s->ctx_->ops.device = options.fsname;
+  s->ctx_->ops.mountpoint = options.mountpoint;
 
   std::string opts = "default_permissions,subtype=slotfs,fsname=" +
                      EscapeOption(options.fsname);

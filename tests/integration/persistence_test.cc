@@ -109,6 +109,7 @@ struct Tree {
       ASSERT_NE(nullptr, dp) << "opendir(" << p << "): " << ErrnoText(errno);
       while (dirent* e = readdir(dp)) {
         std::string n = e->d_name;
+        if (dir.empty() && n == ".slotfs") continue;  // the control directory
         if (n != "." && n != "..") got.insert(n);
       }
       closedir(dp);
@@ -241,7 +242,7 @@ TEST_F(PersistenceTest, FilesClosedMoreThanOneSecondBeforeKill9Survive) {
   ASSERT_NE(nullptr, d);
   while (dirent* e = readdir(d)) {
     std::string n = e->d_name;
-    if (n != "." && n != "..") listed.insert(n);
+    if (n != "." && n != ".." && n != ".slotfs") listed.insert(n);
   }
   closedir(d);
   std::set<std::string> want;
