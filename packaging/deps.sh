@@ -6,13 +6,20 @@
 # Build: compiler, CMake/Ninja, libraries. Run: fuse3 (fusermount3,
 # mount.fuse3). Tests: GoogleTest/GMock, Google Benchmark, sqlite3 CLI,
 # e2fsprogs (mkfs.ext4), mount (losetup, mount, umount), util-linux,
-# attr (getfattr/setfattr), kmod (modprobe fuse).
+# attr (getfattr/setfattr), kmod (modprobe fuse), python3 with
+# prometheus_client (parsing .slotfs/stats and .slotfs/metrics).
+# nlohmann-json3-dev: slotfs info reads .slotfs/stats.
+# libtomlplusplus-dev: the configuration file /etc/slotfs/slotfs.toml.
+# Packaging (cpack -G DEB and its test): dpkg-dev (dpkg-shlibdeps), file,
+# systemd (systemd-analyze verify of slotfs@.service).
 SLOTFS_DEPS=(
   cmake ninja-build g++ pkg-config
   libfuse3-dev fuse3 liburing-dev libsqlite3-dev sqlite3
-  libspdlog-dev libcli11-dev libxxhash-dev
+  libspdlog-dev libcli11-dev libxxhash-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   e2fsprogs mount util-linux attr kmod
+  libtomlplusplus-dev dpkg-dev file systemd
+  python3 python3-prometheus-client
 )
 
 # True if Debian package $1 is installed (not merely known or removed).

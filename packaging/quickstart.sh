@@ -19,7 +19,8 @@ slotfs_install_deps
 build=${SLOTFS_BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
 cmake --build "$build" --target slotfs -j "$(nproc)"
-bin=$root/$build/tools/slotfs
+[[ $build == /* ]] || build=$root/$build
+bin=$build/tools/slotfs
 [[ -x $bin ]] || die "build did not produce $bin"
 
 mkdir -p var
@@ -43,10 +44,13 @@ mount_type() { awk -v m="$mnt" '$2 == m { t = $3 } END { print t }' /proc/self/m
 
 mkdir -p "$mnt" 2>/dev/null || true
 type=$(mount_type)
+# statfs (stat -f) always reaches the daemon; plain stat may be answered
+# from the kernel's cache even when the daemon is gone.
+if [[ $type == fuse.slotfs ]] && ! stat -f "$mnt" >/dev/null 2>&1; then
+  echo "quickstart: $mnt is a stale mount (its daemon died); slotfs mount will clear it"
+  type=
+fi
 if [[ -n $type ]]; then
-  if ! stat "$mnt" >/dev/null 2>&1; then
-    die "$mnt is a stale mount (its daemon died); run 'fusermount3 -u $mnt' and run this again"
-  fi
   [[ $type == fuse.slotfs ]] || die "$mnt already holds a $type mount; set SLOTFS_MOUNT to another directory"
   echo "quickstart: $mnt is already mounted"
 else

@@ -1,18 +1,30 @@
-// slotfs mount: opens device, database and filesystem, then serves FUSE.
+// slotfs mount: settles the mount options (mount_options.h: defaults,
+// configuration file, command line), clears a stale mount, opens device,
+// database and filesystem, then serves FUSE; tells the parent (daemon mode)
+// and systemd (sd_notify) once the mount serves requests.
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <sstream>
+#include <thread>
+#include <utility>
 
 #include "common/log.h"
 #include "core/filesystem.h"
 #include "fs/session.h"
 #include "tools/cli_util.h"
 #include "tools/commands.h"
+#include "tools/mount_config.h"
+#include "tools/mount_options.h"
+#include "tools/sd_notify.h"
 #include "tools/stack.h"
 
 namespace slotfs::tools {
@@ -23,92 +35,101 @@ struct MountArgs {
   std::string mountpoint;
   bool foreground = false;
   std::vector<std::string> options;  // -o, each possibly comma-separated
-  std::string db;
-  std::string engine = "auto";
-  std::string log_level = "info";
-  int commit_interval_ms = 50;
-  unsigned threads = 16;
-  bool no_verify = false;
-  unsigned read_ahead_kb = 1024;
-  std::string evict = "lru";
-  unsigned evict_high = 95;
-  unsigned evict_low = 90;
-  unsigned db_cache_mb = 16;
-  double cache_timeout = 60;
+  std::string config;                // --config; "" = kDefaultConfigPath if present
+  // The --long mount options given, in command-line order, as written.
+  std::vector<std::pair<const MountOption*, std::string>> long_options;
 };
 
-// Splits "a,b=c" honouring backslash-escaped commas.
-std::vector<std::string> SplitOptions(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 1 < s.size()) {
-      cur.push_back(s[++i]);
-    } else if (s[i] == ',') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
+// Settles every setting: defaults, then the configuration file, then the
+// --long options, then -o (slotfs's keys; mount(8)'s generic ones are
+// dropped; the rest are FUSE's and go to `fuse`). EINVAL naming the bad
+// key and where it came from.
+Status ResolveSettings(MountArgs& a, MountSettings& s, std::vector<std::string>& fuse) {
+  std::vector<std::string> items;
+  for (const std::string& group : a.options) {
+    for (std::string& o : SplitMountOptions(group)) items.push_back(std::move(o));
+  }
+  std::string config = a.config;
+  for (const std::string& o : items) {
+    if (o.rfind("config=", 0) == 0) config = o.substr(7);
+  }
+  Status st = config.empty() ? LoadMountConfig(kDefaultConfigPath, false, s)
+                             : LoadMountConfig(config, true, s);
+  SLOTFS_RETURN_IF_ERROR(st);
+  for (const auto& [option, text] : a.long_options) {
+    st = SetMountOptionFromText(s, *option, text);
+    if (!st.ok()) return Status::Error(EINVAL, LongFlag(*option) + " " + text + ": " + st.message());
+  }
+  for (const std::string& o : items) {
+    auto eq = o.find('=');
+    std::string key = o.substr(0, eq);
+    std::string val = eq == std::string::npos ? "" : o.substr(eq + 1);
+    if (const MountOption* option = FindMountOption(key)) {
+      st = SetMountOptionFromText(s, *option, val);
+      if (!st.ok()) return Status::Error(EINVAL, "-o " + o + ": " + st.message());
+    } else if (key == "foreground") {
+      a.foreground = true;
+    } else if (key == "config" || IsGenericMountOption(key)) {
+      // config: read above. Generic: nothing for slotfs or FUSE to do.
     } else {
-      cur.push_back(s[i]);
+      fuse.push_back(o);
     }
   }
-  if (!cur.empty()) out.push_back(cur);
-  return out;
+  if (s.allow_other) fuse.push_back("allow_other");
+  return Status::Ok();
 }
 
-// Moves slotfs's own -o keys into `a`; leaves FUSE's in `fuse`.
-Status TakeSlotfsOptions(MountArgs& a, std::vector<std::string>& fuse) {
-  for (const std::string& group : a.options) {
-    for (const std::string& o : SplitOptions(group)) {
-      auto eq = o.find('=');
-      std::string key = o.substr(0, eq);
-      std::string val = eq == std::string::npos ? "" : o.substr(eq + 1);
-      try {
-        if (key == "db") {
-          a.db = val;
-        } else if (key == "engine") {
-          a.engine = val;
-        } else if (key == "log_level") {
-          a.log_level = val;
-        } else if (key == "commit_interval_ms") {
-          a.commit_interval_ms = std::stoi(val);
-        } else if (key == "threads") {
-          a.threads = static_cast<unsigned>(std::stoul(val));
-        } else if (key == "read_ahead_kb") {
-          a.read_ahead_kb = static_cast<unsigned>(std::stoul(val));
-        } else if (key == "evict") {
-          a.evict = val;
-        } else if (key == "evict_high") {
-          a.evict_high = static_cast<unsigned>(std::stoul(val));
-        } else if (key == "evict_low") {
-          a.evict_low = static_cast<unsigned>(std::stoul(val));
-        } else if (key == "db_cache_mb") {
-          a.db_cache_mb = static_cast<unsigned>(std::stoul(val));
-        } else if (key == "cache_timeout") {
-          a.cache_timeout = std::stod(val);
-        } else if (key == "no_verify") {
-          a.no_verify = true;
-        } else if (key == "foreground") {
-          a.foreground = true;
-        } else if (key == "rw" || key == "dev" || key == "suid" || key == "exec" ||
-                   key == "nodev" || key == "nosuid" || key == "noexec" ||
-                   key == "auto" || key == "noauto" || key == "user" ||
-                   key == "nouser" || key == "nofail" || key == "_netdev" ||
-                   key == "defaults" || key.rfind("x-", 0) == 0) {
-          // mount(8)/fstab generic options: nothing for slotfs or FUSE to do.
-        } else {
-          fuse.push_back(o);
-        }
-      } catch (const std::exception&) {
-        return Status::Error(EINVAL, "bad value in -o " + o);
-      }
-    }
+// Detaches the mount at `mountpoint` whose daemon died (statfs gives
+// ENOTCONN): umount2(MNT_DETACH) as root, `fusermount3 -u -z` (setuid) for
+// a user's own mount.
+Status DetachStaleMount(const std::string& mountpoint) {
+  if (::umount2(mountpoint.c_str(), MNT_DETACH) == 0) return Status::Ok();
+  if (errno != EPERM) return Status::FromErrno(errno, "umount2 " + mountpoint);
+  std::vector<std::string> argv_store = {"fusermount3", "-u", "-z", mountpoint};
+  std::vector<char*> argv;
+  for (std::string& x : argv_store) argv.push_back(x.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  int rc = ::posix_spawnp(&pid, "fusermount3", nullptr, nullptr, argv.data(), environ);
+  if (rc != 0) return Status::FromErrno(rc, "fusermount3");
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status::Error(EPERM, "fusermount3 -u -z " + mountpoint + " failed");
   }
   return Status::Ok();
 }
 
-int RunMount(MountArgs a) {
+// Signals readiness once the mount serves requests: a statfs() of the mount
+// point goes through the kernel to this daemon (FUSE INIT, then STATFS,
+// which the kernel never answers from a cache), so when it returns a FUSE
+// filesystem on a device other than the directory's the request loop is
+// live. Then writes "1" to `ready_fd` (daemon mode: the waiting parent) and
+// sends READY=1 to systemd. If the session ends first the statfs fails and
+// nothing is signalled. Closes `ready_fd` either way. Runs on its own
+// thread during Session::Run().
+void SignalWhenServing(const std::string& mountpoint, dev_t unmounted_dev, int ready_fd) {
+  constexpr decltype(statfs::f_type) kFuseSuperMagic = 0x65735546;
+  struct statfs sfs;
+  struct stat st;
+  bool serving = ::statfs(mountpoint.c_str(), &sfs) == 0 && sfs.f_type == kFuseSuperMagic &&
+                 ::stat(mountpoint.c_str(), &st) == 0 && st.st_dev != unmounted_dev;
+  if (serving) {
+    if (ready_fd >= 0) {
+      ssize_t w = ::write(ready_fd, "1", 1);
+      (void)w;
+    }
+    Status n = NotifyServiceManager("READY=1");
+    if (!n.ok()) ModuleLogger("tools")->warn("cannot tell systemd the mount is ready: {}", n.message());
+  }
+  if (ready_fd >= 0) ::close(ready_fd);
+}
+
+int RunMount(MountArgs args) {
+  MountSettings a;
   std::vector<std::string> fuse_opts;
-  Status st = TakeSlotfsOptions(a, fuse_opts);
+  Status st = ResolveSettings(args, a, fuse_opts);
   if (!st.ok()) {
     PrintError(st.message());
     return kExitUsage;
@@ -133,35 +154,33 @@ int RunMount(MountArgs a) {
     return kExitUsage;
   }
   config.evict_policy = policy.value();
-  config.evict_high_pct = a.evict_high;
-  config.evict_low_pct = a.evict_low;
+  config.evict_high_pct = static_cast<unsigned>(a.evict_high);
+  config.evict_low_pct = static_cast<unsigned>(a.evict_low);
   st = config.Validate();
   if (!st.ok()) {
     PrintError(st.message());
     return kExitUsage;
   }
-  if (a.db_cache_mb < 1 || a.db_cache_mb > 65536) {
-    PrintError("--db-cache-mb must be 1..65536");
-    return kExitUsage;
+  std::string device_path = AbsolutePath(args.device);
+  std::string mountpoint = AbsolutePath(args.mountpoint);
+  // A FUSE mount whose daemon died (kill -9, crash) answers every request
+  // with ENOTCONN (ECONNABORTED while the kernel is still tearing the
+  // connection down, or after an abort through /sys/fs/fuse/connections);
+  // nothing can use it, so clear it instead of making the operator do it.
+  // statfs, unlike stat, is never answered from the kernel's cache.
+  struct statfs sfs;
+  if (::statfs(mountpoint.c_str(), &sfs) != 0 && (errno == ENOTCONN || errno == ECONNABORTED)) {
+    st = DetachStaleMount(mountpoint);
+    if (!st.ok()) {
+      PrintError(mountpoint + " is a stale mount (its daemon died) and cannot be detached (" +
+                 st.message() + "); run 'fusermount3 -u -z " + mountpoint + "'");
+      return kExitFailure;
+    }
+    ModuleLogger("tools")->warn("{} was a stale mount (its daemon died); detached it", mountpoint);
   }
-  if (!(a.cache_timeout >= 0 && a.cache_timeout <= 86400)) {
-    PrintError("--cache-timeout must be 0..86400 seconds");
-    return kExitUsage;
-  }
-  if (a.threads < 1 || a.threads > 256) {
-    PrintError("--threads must be 1..256");
-    return kExitUsage;
-  }
-  std::string device_path = AbsolutePath(a.device);
-  std::string mountpoint = AbsolutePath(a.mountpoint);
   struct stat mst;
   if (::stat(mountpoint.c_str(), &mst) != 0) {
-    if (errno == ENOTCONN) {
-      PrintError(mountpoint + " is a stale mount (its daemon died); run 'fusermount3 -u " +
-                 mountpoint + "' first");
-    } else {
-      PrintError("mount point " + mountpoint + ": " + std::strerror(errno));
-    }
+    PrintError("mount point " + mountpoint + ": " + std::strerror(errno));
     return kExitFailure;
   }
   if (!S_ISDIR(mst.st_mode)) {
@@ -174,7 +193,7 @@ int RunMount(MountArgs a) {
   // reports over a pipe once the mount is live; until then its errors still
   // reach the terminal, and the parent exits with the outcome.
   int ready_fd = -1;
-  if (!a.foreground) {
+  if (!args.foreground) {
     int pipefd[2];
     if (::pipe2(pipefd, O_CLOEXEC) != 0) {
       PrintError(std::string("pipe: ") + std::strerror(errno));
@@ -219,7 +238,7 @@ int RunMount(MountArgs a) {
     }
   }
   meta::StoreOptions sopt;
-  sopt.cache_kib = int64_t{a.db_cache_mb} * 1024;
+  sopt.cache_kib = a.db_cache_mb * 1024;
   auto store = meta::Store::Open(od.db_path, od.superblocks.sb, sopt);
   if (!store.ok()) {
     std::string msg = store.status().message();
@@ -241,8 +260,8 @@ int RunMount(MountArgs a) {
   so.mountpoint = mountpoint;
   so.fsname = device_path;
   so.fuse_options = fuse_opts;
-  so.max_threads = a.threads;
-  so.read_ahead_kb = a.read_ahead_kb;
+  so.max_threads = static_cast<unsigned>(a.threads);
+  so.read_ahead_kb = static_cast<unsigned>(a.read_ahead_kb);
   so.attr_timeout = a.cache_timeout;
   so.entry_timeout = a.cache_timeout;
   auto session = fs::Session::Mount(fs.value().get(), so);
@@ -262,13 +281,13 @@ int RunMount(MountArgs a) {
     if (::chdir("/") != 0) {
       // Paths are absolute already; staying put only pins a directory.
     }
-    ssize_t w = ::write(ready_fd, "1", 1);
-    (void)w;
-    ::close(ready_fd);
   }
   fs.value()->Start();
+  std::thread ready(SignalWhenServing, mountpoint, mst.st_dev, ready_fd);
   int rc = session.value()->Run();
-  session.value().reset();
+  (void)NotifyServiceManager("STOPPING=1");
+  session.value().reset();  // unmounts: a statfs still waiting fails now
+  ready.join();
   fs.value().reset();
   return rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP ? kExitOk : kExitFailure;
 }
@@ -280,52 +299,48 @@ std::function<int()> AddMountCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("mount", "Mount a slotfs device and serve it");
   cmd->add_option("device", args->device, "Block device or image file")->required();
   cmd->add_option("mountpoint", args->mountpoint, "Directory to mount on")->required();
-  cmd->add_flag("-f,--foreground", args->foreground, "Stay in the foreground");
+  cmd->add_flag("-f,--foreground", args->foreground,
+                "Stay in the foreground and log to stderr (otherwise detach and "
+                "log to syslog)");
+  std::string keys;
+  for (const MountOption& o : MountOptionTable()) keys += (keys.empty() ? "" : ", ") + std::string(o.key);
   cmd->add_option("-o", args->options,
-                  "Mount options, comma-separated: FUSE options (allow_other, "
-                  "...) and slotfs ones (db=, engine=, log_level=, "
-                  "commit_interval_ms=, threads=, read_ahead_kb=, evict=, "
-                  "evict_high=, evict_low=, db_cache_mb=, cache_timeout=, "
-                  "no_verify)")
+                  "Mount options, comma-separated KEY[=VALUE]: slotfs's own (" + keys +
+                      ", config=PATH, foreground); mount(8)'s generic ones are ignored; "
+                      "any other goes to FUSE (default_permissions, ...)")
       ->allow_extra_args(false);
-  cmd->add_option("--db", args->db, "Database path (default: beside the image, or "
-                                    "/var/lib/slotfs/UUID.db)");
-  cmd->add_option("--engine", args->engine, "I/O engine: auto, uring or posix")
-      ->check(CLI::IsMember({"auto", "uring", "posix"}));
-  cmd->add_option("--log-level", args->log_level,
-                  "trace, debug, info, warn, error or off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "critical", "off"}));
-  cmd->add_option("--commit-interval-ms", args->commit_interval_ms,
-                  "Group commit interval: the most a closed file waits to become "
-                  "durable without fsync (default 50)")
-      ->check(CLI::Range(1, 60000));
-  cmd->add_option("--threads", args->threads, "Maximum FUSE worker threads (default 16)")
-      ->check(CLI::Range(1, 256));
-  cmd->add_option("--read-ahead-kb", args->read_ahead_kb,
-                  "Kernel readahead for buffered reads, KiB (default 1024, one "
-                  "slot; 0 keeps FUSE's 128)")
-      ->check(CLI::Range(0, 65536));
-  cmd->add_option("--evict", args->evict,
-                  "Eviction policy: lru (default) evicts least-recently-used "
-                  "closed, unpinned files; none gives ENOSPC when full")
-      ->check(CLI::IsMember({"lru", "none"}));
-  cmd->add_option("--evict-high", args->evict_high,
-                  "Percent of slots in use that starts background eviction "
-                  "(default 95)")
-      ->check(CLI::Range(1, 100));
-  cmd->add_option("--evict-low", args->evict_low,
-                  "Percent of slots in use that background eviction brings "
-                  "usage down to (default 90)")
-      ->check(CLI::Range(0, 99));
-  cmd->add_option("--db-cache-mb", args->db_cache_mb,
-                  "SQLite page cache bound, MiB (default 16)")
-      ->check(CLI::Range(1, 65536));
-  cmd->add_option("--cache-timeout", args->cache_timeout,
-                  "Seconds the kernel caches names and attributes (default 60; "
-                  "evictions invalidate at once)")
-      ->check(CLI::Range(0.0, 86400.0));
-  cmd->add_flag("--no-verify", args->no_verify,
-                "Do not verify slot checksums on read (benchmarking only)");
+  cmd->add_option("--config", args->config,
+                  std::string("Configuration file (TOML, [mount] table; default ") +
+                      kDefaultConfigPath + " if it exists)");
+  // One --long option per table entry; values are checked by the table
+  // (usage error on a bad one) and applied after the configuration file.
+  for (const MountOption& o : MountOptionTable()) {
+    std::string help = HelpText(o);
+    const MountOption* option = &o;
+    if (std::holds_alternative<bool MountSettings::*>(o.field)) {
+      cmd->add_flag_callback(
+          LongFlag(o), [args, option] { args->long_options.emplace_back(option, "true"); }, help);
+      continue;
+    }
+    CLI::Validator check(
+        [option](std::string& text) {
+          MountSettings scratch;
+          Status st = SetMountOptionFromText(scratch, *option, text);
+          return st.ok() ? std::string() : st.message();
+        },
+        "");
+    cmd->add_option_function<std::string>(
+           LongFlag(o),
+           [args, option](const std::string& text) {
+             args->long_options.emplace_back(option, text);
+           },
+           help)
+        ->type_name(ValueName(o))
+        ->check(check);
+  }
+  cmd->footer(std::string("Settings come from, lowest first: the defaults, the [mount] table of ") +
+              kDefaultConfigPath + " (or --config), the --long options, then -o. "
+              "See slotfs(8).");
   return [args] { return RunMount(*args); };
 }
 

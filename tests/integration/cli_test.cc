@@ -68,8 +68,12 @@ TEST_F(CliTest, HelpListsEverySubcommand) {
 TEST_F(CliTest, EachSubcommandHasHelp) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> subs = {
       {"format", {"--size", "--slot-size", "--db", "--force"}},
-      {"mount", {"-f", "-o", "--db", "--engine", "--log-level", "--commit-interval-ms", "--threads"}},
+      {"mount", {"-f", "-o", "--config", "--db", "--engine", "--log-level", "--commit-interval-ms",
+                 "--threads", "--read-ahead-kb", "--evict", "--evict-high", "--evict-low",
+                 "--db-cache-mb", "--cache-timeout", "--no-verify", "--allow-other"}},
       {"info", {"--db", "--json"}},
+      {"check", {"--db", "--scrub", "--repair", "--json"}},
+      {"bench", {"--dir", "--repeat", "--quick", "--json"}},
   };
   for (const auto& [sub, options] : subs) {
     ProcResult r = RunSlotfs({sub, "--help"});
@@ -78,6 +82,43 @@ TEST_F(CliTest, EachSubcommandHasHelp) {
       EXPECT_NE(std::string::npos, r.out.find(o)) << sub << " --help does not mention " << o << "\n" << r.Describe();
     }
   }
+}
+
+TEST_F(CliTest, ShortHelpNeedsNoSubcommandArguments) {
+  for (const char* sub : {"format", "mount", "info", "check", "bench"}) {
+    ProcResult r = RunSlotfs({sub, "-h"});
+    EXPECT_EQ(0, r.exit_code) << r.Describe();
+    EXPECT_NE(std::string::npos, r.out.find("Usage")) << r.Describe();
+  }
+}
+
+// Configuration errors stop `slotfs mount` with exit 2 before it touches
+// the device, naming the file, line and key.
+TEST_F(CliTest, BadConfigurationFileIsUsageErrorNamingFileLineAndKey) {
+  ASSERT_EQ(0, mkdir(T("mnt").c_str(), 0755));
+  const std::string cfg = T("slotfs.toml");
+  ASSERT_TRUE(WriteFile(cfg, "[mount]\nthreads = 4\nthread = 8\n"));
+  ProcResult r = RunSlotfs({"mount", T("img"), T("mnt"), "-f", "--config", cfg});
+  EXPECT_EQ(2, r.exit_code) << r.Describe();
+  EXPECT_NE(std::string::npos, r.err.find("slotfs: error: " + cfg + ":3:")) << r.Describe();
+  EXPECT_NE(std::string::npos, r.err.find("unknown key 'thread'")) << r.Describe();
+
+  ASSERT_TRUE(WriteFile(cfg, "[mount]\nthreads = \"many\"\n"));
+  r = RunSlotfs({"mount", T("img"), T("mnt"), "-f", "-o", "config=" + cfg});
+  EXPECT_EQ(2, r.exit_code) << r.Describe();
+  EXPECT_NE(std::string::npos, r.err.find("threads: expected an integer, got a string")) << r.Describe();
+
+  r = RunSlotfs({"mount", T("img"), T("mnt"), "-f", "--config", T("missing.toml")});
+  EXPECT_EQ(2, r.exit_code) << r.Describe();
+  EXPECT_NE(std::string::npos, r.err.find(T("missing.toml"))) << r.Describe();
+  EXPECT_FALSE(Exists(T("img"))) << "a configuration error must not create anything";
+}
+
+TEST_F(CliTest, BadDashOValueIsUsageErrorNamingTheOption) {
+  ASSERT_EQ(0, mkdir(T("mnt").c_str(), 0755));
+  ProcResult r = RunSlotfs({"mount", T("img"), T("mnt"), "-f", "-o", "evict_high=101"});
+  EXPECT_EQ(2, r.exit_code) << r.Describe();
+  EXPECT_NE(std::string::npos, r.err.find("-o evict_high=101: must be 1..100")) << r.Describe();
 }
 
 TEST_F(CliTest, UnknownSubcommandIsUsageError) { ExpectUsageError(RunSlotfs({"frobnicate"})); }
