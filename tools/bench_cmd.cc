@@ -1,6 +1,8 @@
 // slotfs bench: the command line of the benchmarks shipped with slotfs.
 //
 //   slotfs bench recovery    mount-to-ready after SIGKILL (bench_recovery.cc)
+//   slotfs bench scale       daemon RSS and files/s with a million files
+//                            (bench_scale.cc)
 //   slotfs bench throughput  ceiling vs slotfs vs ext4, LMCache pattern
 //                            (bench_throughput.cc)
 //   slotfs bench metadata    create/stat/ls -l/unlink of many files
@@ -18,6 +20,7 @@
 
 #include "common/log.h"
 #include "tools/bench_modes.h"
+#include "tools/bench_scale.h"
 #include "tools/bench_util.h"
 #include "tools/cli_util.h"
 #include "tools/commands.h"
@@ -28,6 +31,7 @@ namespace {
 struct BenchArgs {
   std::string mode;
   uint64_t files = 0;  // 0: the mode's default
+  uint64_t dirs = 0;   // scale: 0 is the default
   std::string dir;
   std::vector<std::string> backings;
   bool ram = false, no_ram = false;
@@ -179,18 +183,36 @@ int RunBench(const BenchArgs& a) {
   return kExitOk;
 }
 
+// slotfs bench scale: --quick scales the files and samples down tenfold.
+int RunScaleBench(const BenchArgs& a) {
+  bench::ScaleOptions s;
+  if (a.quick) {
+    s.files = 100'000;
+    s.dirs = 100;
+    s.stat_sample = 20'000;
+    s.read_sample = 200;
+  }
+  if (a.files) s.files = a.files;
+  if (a.dirs) s.dirs = a.dirs;
+  s.stat_sample = std::min(s.stat_sample, s.files);
+  s.dir = a.dir;
+  s.json = a.json;
+  return bench::RunScale(s);
+}
+
 }  // namespace
 
 std::function<int()> AddBenchCommand(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand("bench", "Run slotfs's benchmarks");
-  cmd->add_option("mode", a->mode, "recovery, throughput, metadata, or all (throughput on "
-                                   "disk and in RAM, metadata on disk)")
+  cmd->add_option("mode", a->mode, "recovery, scale, throughput, metadata, or all "
+                                   "(throughput on disk and in RAM, metadata on disk)")
       ->required()
-      ->check(CLI::IsMember({"recovery", "throughput", "metadata", "all"}));
+      ->check(CLI::IsMember({"recovery", "scale", "throughput", "metadata", "all"}));
   cmd->add_option("--dir", a->dir,
                   "Working directory on disk, holds images and bench.log (default "
-                  "/var/tmp/slotfs-bench; recovery: /var/tmp/slotfs-bench-recovery)");
+                  "/var/tmp/slotfs-bench; recovery: /var/tmp/slotfs-bench-recovery; scale: "
+                  "/var/tmp/slotfs-bench-scale)");
   cmd->add_option("--backing", a->backings,
                   "Run on this directory's filesystem instead of --dir; repeatable");
   cmd->add_flag("--ram,--also-ram", a->ram,
@@ -207,14 +229,18 @@ std::function<int()> AddBenchCommand(CLI::App& app) {
   cmd->add_option("--modes", a->modes, "buffered,odirect (default both)");
   cmd->add_flag("--no-ext4", a->no_ext4, "Skip the ext4-on-loop comparison");
   cmd->add_option("--files", a->files,
-                  "metadata: files in the directory (default 100000); recovery: files in "
-                  "the filesystem (default 1000000)");
+                  "metadata: files in the directory (default 100000); recovery, scale: "
+                  "files in the filesystem (default 1000000)");
+  cmd->add_option("--dirs", a->dirs,
+                  "scale: directories the second layout spreads the files over (default "
+                  "1000)");
   cmd->add_flag("--quick", a->quick,
                 "Sizes 4,32, 1 run, 2 writers/readers, ~128 MiB per phase, 10000 "
-                "metadata files");
+                "metadata files; scale: 100000 files over 100 directories");
   cmd->add_flag("--json", a->json, "Print JSON instead of the table");
   cmd->add_option("--json-out", a->json_out, "Also write the JSON to this file");
   return [a] {
+    if (a->mode == "scale") return RunScaleBench(*a);
     if (a->mode != "recovery") return RunBench(*a);
     bench::RecoveryOptions r;
     if (a->files) r.files = a->files;

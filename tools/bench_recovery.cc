@@ -1,7 +1,7 @@
 // slotfs bench recovery --files N: prepares a filesystem holding N
-// committed files (rows written directly through meta::Store; no file bytes
-// are needed to measure recovery), mounts it, kills the daemon with SIGKILL,
-// and measures mount-to-ready of fresh daemons after the kill, with their
+// committed files (rows written directly through meta::Store by
+// PopulateIndex; no file bytes are needed to measure recovery), mounts it,
+// kills the daemon with SIGKILL, and measures mount-to-ready of fresh daemons after the kill, with their
 // RSS. Medians over --repeat runs, min and max shown.
 #include <unistd.h>
 
@@ -10,57 +10,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include "blockdev/superblock_io.h"
-#include "meta/store.h"
 #include "tools/bench_modes.h"
+#include "tools/bench_scale.h"
 #include "tools/bench_util.h"
 #include "tools/cli_util.h"
 
 namespace slotfs::tools::bench {
-namespace {
-
-Status Populate(const std::string& image, const std::string& db, uint64_t files,
-                std::string* probe_name) {
-  blockdev::DeviceOptions dopt;
-  SLOTFS_ASSIGN_OR_RETURN(auto dev, blockdev::OpenDevice(image, dopt));
-  SLOTFS_ASSIGN_OR_RETURN(auto sbs, blockdev::ReadSuperblocks(*dev));
-  meta::StoreOptions sopt;
-  SLOTFS_ASSIGN_OR_RETURN(auto store, meta::Store::Open(db, sbs.sb, sopt));
-  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    std::chrono::system_clock::now().time_since_epoch()).count();
-  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow dir,
-                          store->CreateInode(kRootInode, "kv", 040755, 0, 0, now,
-                                             meta::InodeState::kComplete));
-  const uint64_t batch = 50'000;
-  auto start = Clock::now();
-  for (uint64_t i = 0; i < files; i += batch) {
-    std::vector<meta::Store::NewFile> v;
-    for (uint64_t j = i; j < std::min(files, i + batch); ++j) {
-      char name[96];
-      std::snprintf(name, sizeof name,
-                    "meta-llama-Llama-3.1-8B-Instruct@1@0@%016llx@bfloat16.pt",
-                    static_cast<unsigned long long>(j * 0x9E3779B97F4A7C15ULL));
-      meta::Store::NewFile f;
-      f.parent = dir.ino;
-      f.name = name;
-      f.size = sbs.sb.slot_size;
-      f.extents.push_back(meta::Extent{0, SlotId(j), 1, {j}});
-      v.push_back(std::move(f));
-      if (j == 0) *probe_name = name;
-    }
-    SLOTFS_RETURN_IF_ERROR(store->ImportFiles(v, now));
-    if (isatty(2)) {
-      std::fprintf(stderr, "\rpopulating: %llu/%llu files (%.0f s)",
-                   static_cast<unsigned long long>(std::min(files, i + batch)),
-                   static_cast<unsigned long long>(files), Seconds(Clock::now() - start));
-    }
-  }
-  if (isatty(2)) std::fprintf(stderr, "\n");
-  SLOTFS_RETURN_IF_ERROR(store->Sync());
-  return store->Checkpoint();
-}
-
-}  // namespace
 
 int RunRecovery(const RecoveryOptions& a) {
   if (a.files == 0 || a.repeat < 1) {
@@ -73,21 +28,24 @@ int RunRecovery(const RecoveryOptions& a) {
   std::filesystem::create_directories(dir + "/mnt", ec);
   std::string image = dir + "/slotfs.img", db = image + ".db", mnt = dir + "/mnt",
               log = dir + "/bench.log";
-  // One 1 MiB slot per file, plus room; the image is sparse.
-  uint64_t size = (a.files + 1024) * (1ull << 20) + (1ull << 20);
+  // One 1 MiB slot per file, with usage at 80 %, below the default
+  // eviction watermark (95 %): nothing is evicted while measuring. The
+  // image is sparse.
+  uint64_t size = (a.files * 5 / 4 + 1024) * (1ull << 20) + (1ull << 20);
   if (RunSelf({"format", image, "--size", std::to_string(size)}, log) != 0) {
     PrintError("format failed; see " + log);
     return kExitFailure;
   }
-  std::string probe;
+  PopulateSpec spec;
+  spec.files = a.files;
   auto t0 = Clock::now();
-  Status st = Populate(image, db, a.files, &probe);
+  Status st = PopulateIndex(image, db, spec);
   if (!st.ok()) {
     PrintError("populating the database: " + st.ToString());
     return kExitFailure;
   }
   double populate_s = Seconds(Clock::now() - t0);
-  std::string probe_path = mnt + "/kv/" + probe;
+  std::string probe_path = mnt + "/" + ScaleFilePath(spec, 0);
   // A first daemon, killed with SIGKILL while it has in-flight writes.
   pid_t pid = SpawnSelf({"mount", image, mnt, "-f", "--log-level", "warn"}, log);
   if (!WaitReady(mnt, probe_path, pid, std::chrono::seconds(120))) {
