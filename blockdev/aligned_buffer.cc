@@ -1,6 +1,8 @@
 // AlignedBuffer: posix_memalign-backed storage for O_DIRECT I/O.
 #include "blockdev/aligned_buffer.h"
 
+#include "blockdev/buffer_pool.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,6 +31,12 @@ AlignedBuffer::AlignedBuffer(size_t size, bool zero) {
   size_ = rounded;
 }
 
-AlignedBuffer::~AlignedBuffer() { std::free(data_); }
+AlignedBuffer::~AlignedBuffer() {
+  if (pool_ != nullptr && data_ != nullptr) {
+    pool_->Recycle(data_);
+  } else {
+    std::free(data_);
+  }
+}
 
 }  // namespace slotfs::blockdev

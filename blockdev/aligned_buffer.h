@@ -7,12 +7,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <utility>
 
 #include "common/types.h"
 
 namespace slotfs::blockdev {
+
+class BufferPool;
 
 class AlignedBuffer {
  public:
@@ -26,10 +29,13 @@ class AlignedBuffer {
   ~AlignedBuffer();
 
   AlignedBuffer(AlignedBuffer&& o) noexcept
-      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+      : data_(std::exchange(o.data_, nullptr)),
+        size_(std::exchange(o.size_, 0)),
+        pool_(std::move(o.pool_)) {}
   AlignedBuffer& operator=(AlignedBuffer&& o) noexcept {
     std::swap(data_, o.data_);
     std::swap(size_, o.size_);
+    std::swap(pool_, o.pool_);
     return *this;
   }
   AlignedBuffer(const AlignedBuffer&) = delete;
@@ -44,10 +50,13 @@ class AlignedBuffer {
   void Zero() { if (data_) std::memset(data_, 0, size_); }
 
  private:
+  friend class BufferPool;
   AlignedBuffer(size_t size, bool zero);
 
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  // Set for a buffer from BufferPool::Get(): the memory goes back there.
+  std::shared_ptr<BufferPool> pool_;
 };
 
 }  // namespace slotfs::blockdev

@@ -33,6 +33,10 @@ Status IoError(const Status& st, InodeNo ino, const char* what) {
   return Status::Error(EIO, std::string(what) + ": " + st.message());
 }
 
+// Bytes copied and hashed at a time on writes: small enough to be hashed
+// from the CPU cache right after the copy.
+constexpr uint64_t kHashPiece = 64 * 1024;
+
 // Feeds `n` zero bytes to a hasher.
 void HashZeros(XXH3_state_t* h, uint64_t n) {
   static const std::vector<uint8_t> zeros(64 * 1024, 0);
@@ -81,7 +85,7 @@ Result<ReadResult> Filesystem::Read(OpenFile& of, uint64_t offset, size_t size) 
     uint64_t a0 = AlignDown(offset, kIoAlign);
     uint64_t a1 = AlignUp(end, kIoAlign);
     // Filled below by reads, verified copies, or zeroing of holes.
-    out.buffer = blockdev::AlignedBuffer::Uninitialized(a1 - a0);
+    out.buffer = buffers_->Get(a1 - a0);
     out.offset = offset - a0;
     out.length = end - offset;
 
@@ -114,7 +118,7 @@ Result<ReadResult> Filesystem::Read(OpenFile& of, uint64_t offset, size_t size) 
         if (s0 == slot_start && s1 - slot_start == full) {
           v.data = out.buffer.data() + (s0 - a0);
         } else {
-          v.side = blockdev::AlignedBuffer::Uninitialized(full);
+          v.side = buffers_->Get(full);
           v.data = v.side.data();
           v.copy_from = s0 - slot_start;
           v.copy_len = s1 - s0;
@@ -267,6 +271,7 @@ Status Filesystem::WriteLocked(ActiveInode& inode, std::unique_lock<std::shared_
     if (!st.ok()) break;
     p.phys = inode.map[l].phys;
     p.valid = inode.map[l].valid;
+    if (p.begin >= p.valid) p.hasher = inode.map[l].hasher.get();
     inode.map[l].busy = true;
     pieces.push_back(p);
   }
@@ -287,14 +292,9 @@ Status Filesystem::WriteLocked(ActiveInode& inode, std::unique_lock<std::shared_
     SlotRef& ref = inode.map[p.lslot];
     ref.busy = false;
     if (st.ok() && p.status.ok() && p.done) {
-      if (ref.hasher) {
-        if (p.begin >= p.valid) {
-          HashZeros(ref.hasher.get(), p.begin - p.valid);
-          XXH3_64bits_update(ref.hasher.get(), p.src, p.end - p.begin);
-        } else {
-          ref.hasher.reset();  // rewrite of hashed bytes: hash at commit instead
-        }
-      }
+      // An extending write fed the slot's hasher during its I/O (p.hasher);
+      // a rewrite of hashed bytes leaves the hash to commit instead.
+      if (ref.hasher && p.begin < p.valid) ref.hasher.reset();
       ref.valid = std::max(p.valid, p.end);
       inode.row.size = std::max(inode.row.size, p.lslot * slot_size_ + p.end);
       changed = true;
@@ -380,7 +380,7 @@ Status Filesystem::WriteSlotIo(InodeNo ino, SlotWrite& p) {
   uint64_t a1 = AlignUp(p.end, kIoAlign);
   // Every byte is set below: head block read, gap zeroed, data copied, tail
   // block read or zeroed.
-  auto buf = blockdev::AlignedBuffer::Uninitialized(a1 - a0);
+  auto buf = buffers_->Get(a1 - a0);
   std::vector<blockdev::IoOp> reads;
   bool head = a0 < r0;  // [a0, r0) is existing data
   if (head) {
@@ -397,7 +397,20 @@ Status Filesystem::WriteSlotIo(InodeNo ino, SlotWrite& p) {
     if (!st.ok()) return IoError(st, ino, "read-modify-write");
   }
   if (p.begin > valid) std::memset(buf.data() + (valid - a0), 0, p.begin - valid);
-  std::memcpy(buf.data() + (p.begin - a0), p.src, p.end - p.begin);
+  if (p.hasher != nullptr) {
+    // The slot's hash follows its bytes: the gap's zeros, then the data,
+    // hashed piece by piece right after each is copied (still in cache).
+    HashZeros(p.hasher, p.begin - valid);
+    uint8_t* dst = buf.data() + (p.begin - a0);
+    for (uint64_t done = 0, n = p.end - p.begin; done < n;) {
+      uint64_t k = std::min<uint64_t>(kHashPiece, n - done);
+      std::memcpy(dst + done, p.src + done, k);
+      XXH3_64bits_update(p.hasher, dst + done, k);
+      done += k;
+    }
+  } else {
+    std::memcpy(buf.data() + (p.begin - a0), p.src, p.end - p.begin);
+  }
   if (p.end >= valid) std::memset(buf.data() + (p.end - a0), 0, a1 - p.end);
   Status st = device_->Write(SlotByte(p.phys, a0), buf.data(), buf.size());
   if (!st.ok()) return IoError(st, ino, "write");

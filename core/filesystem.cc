@@ -25,6 +25,16 @@ auto Log() {
 }
 
 constexpr std::string_view kXattrPrefix = "user.slotfs.";
+
+// Data-path buffers: one FUSE request (at most 1 MiB, plus the edge blocks
+// of an unaligned one) or one whole slot, whichever is larger. At most
+// kIdleBufferBytes of them are kept for reuse when idle.
+constexpr uint64_t kMaxRequestBytes = 1 << 20;
+constexpr uint64_t kIdleBufferBytes = 32 << 20;
+
+uint64_t PoolBufferSize(uint64_t slot_size) {
+  return std::max(slot_size, kMaxRequestBytes) + 2 * kIoAlign;
+}
 constexpr std::string_view kXattrNames[] = {
     "user.slotfs.slots", "user.slotfs.extents", "user.slotfs.size",
     "user.slotfs.state", "user.slotfs.pin",     "user.slotfs.slot_size",
@@ -77,6 +87,9 @@ Filesystem::Filesystem(std::unique_ptr<blockdev::Device> device,
       config_(config),
       slot_size_(sb.slot_size),
       device_(std::move(device)),
+      buffers_(blockdev::BufferPool::Create(
+          PoolBufferSize(sb.slot_size),
+          std::max<uint64_t>(2, kIdleBufferBytes / PoolBufferSize(sb.slot_size)))),
       store_(std::move(store)),
       allocator_(sb.slot_count, config.alloc_stride) {
   uint64_t capacity = sb.slot_count * sb.slot_size;

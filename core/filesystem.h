@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "blockdev/aligned_buffer.h"
+#include "blockdev/buffer_pool.h"
 #include "blockdev/device.h"
 #include "blockdev/format.h"
 #include "common/status.h"
@@ -290,6 +291,10 @@ class Filesystem {
     SlotRef before;         // the mapping before this write
     uint64_t phys = 0;      // the slot written
     uint64_t valid = 0;     // its valid mark when the write began
+    // The slot's running hash when this write extends it (begin >= valid):
+    // updated during the device part, while the slot is busy and so owned
+    // by this write alone. Null otherwise.
+    XXH3_state_t* hasher = nullptr;
     bool done = false;      // bytes reached the device
     Status status;
   };
@@ -369,6 +374,8 @@ class Filesystem {
   const uint64_t slot_size_;
   uint64_t max_file_size_;
   std::unique_ptr<blockdev::Device> device_;
+  // I/O buffers of the data path (one request or one slot each), reused.
+  std::shared_ptr<blockdev::BufferPool> buffers_;
   std::unique_ptr<meta::Store> store_;
   meta::Allocator allocator_;
   MountSummary mount_summary_;

@@ -126,7 +126,10 @@ int Session::Run() {
   }
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, options_.max_threads);
-  fuse_loop_cfg_set_idle_threads(cfg, std::max(2u, options_.max_threads / 2));
+  // Workers are never retired: each holds a request buffer (max_write plus
+  // headers) for its lifetime, so memory stays bounded by the thread count
+  // and no request pays for a new thread and a freshly mapped buffer.
+  fuse_loop_cfg_set_idle_threads(cfg, options_.max_threads);
   fuse_loop_cfg_set_clone_fd(cfg, 0);
   int rc = fuse_session_loop_mt(se_, cfg);
   fuse_loop_cfg_destroy(cfg);

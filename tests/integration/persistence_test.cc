@@ -299,8 +299,10 @@ TEST_F(PersistenceTest, CrashDuringWritesLeavesNoTornFile) {
   std::this_thread::sleep_for(std::chrono::milliseconds(4500));
   int64_t kill_ms = MonotonicMs();
   ASSERT_TRUE(mount_->Kill9());
-  int status = 0;
-  waitpid(writer, &status, 0);
+  // The kill detaches the mount: a writer that was between two files would
+  // go on in the directory underneath, forever. Stop it, then drain the pipe
+  // before reaping (a writer blocked on a full pipe never exits).
+  kill(writer, SIGKILL);
   std::map<int, int64_t> closed_at;
   std::set<int> unlinked;  // may be present (the unlink can be lost) or not
   int64_t rec[2];
@@ -312,6 +314,8 @@ TEST_F(PersistenceTest, CrashDuringWritesLeavesNoTornFile) {
     }
   }
   close(pipefd[0]);
+  int status = 0;
+  waitpid(writer, &status, 0);
   ASSERT_GT(closed_at.size(), 3u) << "the writer did not get far enough before the kill";
 
   ASSERT_TRUE(mount_->Remount());
@@ -389,8 +393,10 @@ TEST_F(PersistenceTest, CrashDuringRewritesLeavesOldOrNewVersion) {
   std::this_thread::sleep_for(std::chrono::milliseconds(4500));
   int64_t kill_ms = MonotonicMs();
   ASSERT_TRUE(mount_->Kill9());
-  int status = 0;
-  waitpid(writer, &status, 0);
+  // The kill detaches the mount: a writer that was between two files would
+  // go on in the directory underneath, forever. Stop it, then drain the pipe
+  // before reaping (a writer blocked on a full pipe never exits).
+  kill(writer, SIGKILL);
   std::vector<int> max_started(kFiles, 0), min_durable(kFiles, 0);
   int64_t rec[3];
   while (read(pipefd[0], rec, sizeof rec) == sizeof rec) {
@@ -402,6 +408,8 @@ TEST_F(PersistenceTest, CrashDuringRewritesLeavesOldOrNewVersion) {
     }
   }
   close(pipefd[0]);
+  int status = 0;
+  waitpid(writer, &status, 0);
   ASSERT_GT(max_started[kFiles - 1], 1) << "the writer did not get far enough before the kill";
 
   ASSERT_TRUE(mount_->Remount());
