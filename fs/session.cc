@@ -63,6 +63,7 @@ Result<std::unique_ptr<Session>> Session::Mount(core::Filesystem* fs,
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   s->se_ = fuse_session_new(&args, &SlotfsOps(), sizeof(fuse_lowlevel_ops),
                             &s->ctx_->ops);
+  fuse_opt_free_args(&args);  // libfuse may have copied them; ours stay
   if (!s->se_) {
     return Status::Error(EINVAL, "cannot create the FUSE session (bad -o option? "
                                  "libfuse says why above)");
