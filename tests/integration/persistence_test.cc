@@ -143,6 +143,19 @@ int64_t MonotonicMs() {
   return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+// Lets `writer` run for 4.5 s, then kill -9s the daemon (its time in
+// *kill_ms) and the writer. The kill detaches the mount: a writer that was
+// between two files would go on in the directory underneath, forever. The
+// caller then drains the writer's pipe before reaping it (a writer blocked
+// on a full pipe never exits).
+::testing::AssertionResult KillDuringLoad(SlotfsMount& mount, pid_t writer, int64_t* kill_ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(4500));
+  *kill_ms = MonotonicMs();
+  ::testing::AssertionResult killed = mount.Kill9();
+  kill(writer, SIGKILL);
+  return killed;
+}
+
 using PersistenceTest = MountTest;
 
 TEST_F(PersistenceTest, TreeSurvivesCleanUnmountAndRemount) {
@@ -296,13 +309,8 @@ TEST_F(PersistenceTest, CrashDuringWritesLeavesNoTornFile) {
     _exit(0);
   }
   close(pipefd[1]);
-  std::this_thread::sleep_for(std::chrono::milliseconds(4500));
-  int64_t kill_ms = MonotonicMs();
-  ASSERT_TRUE(mount_->Kill9());
-  // The kill detaches the mount: a writer that was between two files would
-  // go on in the directory underneath, forever. Stop it, then drain the pipe
-  // before reaping (a writer blocked on a full pipe never exits).
-  kill(writer, SIGKILL);
+  int64_t kill_ms = 0;
+  ASSERT_TRUE(KillDuringLoad(*mount_, writer, &kill_ms));
   std::map<int, int64_t> closed_at;
   std::set<int> unlinked;  // may be present (the unlink can be lost) or not
   int64_t rec[2];
@@ -390,13 +398,8 @@ TEST_F(PersistenceTest, CrashDuringRewritesLeavesOldOrNewVersion) {
     _exit(0);
   }
   close(pipefd[1]);
-  std::this_thread::sleep_for(std::chrono::milliseconds(4500));
-  int64_t kill_ms = MonotonicMs();
-  ASSERT_TRUE(mount_->Kill9());
-  // The kill detaches the mount: a writer that was between two files would
-  // go on in the directory underneath, forever. Stop it, then drain the pipe
-  // before reaping (a writer blocked on a full pipe never exits).
-  kill(writer, SIGKILL);
+  int64_t kill_ms = 0;
+  ASSERT_TRUE(KillDuringLoad(*mount_, writer, &kill_ms));
   std::vector<int> max_started(kFiles, 0), min_durable(kFiles, 0);
   int64_t rec[3];
   while (read(pipefd[0], rec, sizeof rec) == sizeof rec) {
