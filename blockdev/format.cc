@@ -14,6 +14,7 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace slotfs::blockdev {
 namespace {
@@ -254,5 +255,50 @@ Result<Superblock> DecodeSuperblock(
   }
   return sb;
 }
+
+// ---------------------------------------------------------------- slot checksums
+
+uint64_t SlotChecksum(const uint8_t* payload, uint64_t len) {
+  return XXH3_64bits(payload, len);
+}
+
+struct SlotHasher::State {
+  XXH3_state_t* xxh = XXH3_createState();
+  State() { XXH3_64bits_reset(xxh); }
+  ~State() { XXH3_freeState(xxh); }
+};
+
+SlotHasher::SlotHasher() : state_(new State) {}
+SlotHasher::~SlotHasher() { delete state_; }
+SlotHasher::SlotHasher(SlotHasher&& o) noexcept : state_(o.state_), length_(o.length_) {
+  o.state_ = nullptr;
+  o.length_ = 0;
+}
+SlotHasher& SlotHasher::operator=(SlotHasher&& o) noexcept {
+  if (this != &o) {
+    delete state_;
+    state_ = o.state_;
+    length_ = o.length_;
+    o.state_ = nullptr;
+    o.length_ = 0;
+  }
+  return *this;
+}
+
+void SlotHasher::Update(const uint8_t* data, uint64_t len) {
+  XXH3_64bits_update(state_->xxh, data, len);
+  length_ += len;
+}
+
+void SlotHasher::UpdateZeros(uint64_t n) {
+  static const std::vector<uint8_t> zeros(64 * 1024, 0);
+  while (n > 0) {
+    const uint64_t k = std::min<uint64_t>(n, zeros.size());
+    Update(zeros.data(), k);
+    n -= k;
+  }
+}
+
+uint64_t SlotHasher::Digest() const { return XXH3_64bits_digest(state_->xxh); }
 
 }  // namespace slotfs::blockdev

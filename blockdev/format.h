@@ -107,6 +107,50 @@ void EncodeSuperblock(const Superblock& sb, std::span<uint8_t, kSuperblockSize> 
 // (bad magic, unsupported version, checksum mismatch, impossible geometry).
 Result<Superblock> DecodeSuperblock(std::span<const uint8_t, kSuperblockSize> in);
 
+// What a slot's checksum covers: the one definition, used by the write
+// path, commit, read verification, `slotfs check --scrub` and every tool.
+//
+// Logical slot `lslot` of a file of `file_size` bytes holds the file's bytes
+// [lslot * slot_size, min((lslot + 1) * slot_size, file_size)); its checksum
+// is XXH3-64 (seed 0) of exactly those bytes, as they sit at the start of the
+// physical slot. Nothing past them is covered (the rest of the slot may hold
+// anything). So a committed slot's checksum stays true only while the file
+// size keeps that slot's payload length: whoever changes the size of a file
+// must re-seal (copy-on-write) a committed slot whose payload length changes.
+inline uint64_t SlotPayloadBytes(uint64_t file_size, uint64_t lslot, uint64_t slot_size) {
+  const uint64_t start = lslot * slot_size;
+  if (file_size <= start) return 0;
+  return file_size - start < slot_size ? file_size - start : slot_size;
+}
+// The checksum of a slot payload of `len` bytes at `payload`.
+uint64_t SlotChecksum(const uint8_t* payload, uint64_t len);
+
+// SlotChecksum computed incrementally, as a payload's bytes stream in order:
+// Update() with consecutive pieces, then Digest() equals SlotChecksum of
+// their concatenation. Move-only; not thread-safe.
+class SlotHasher {
+ public:
+  SlotHasher();
+  ~SlotHasher();
+  SlotHasher(SlotHasher&& o) noexcept;
+  SlotHasher& operator=(SlotHasher&& o) noexcept;
+  SlotHasher(const SlotHasher&) = delete;
+  SlotHasher& operator=(const SlotHasher&) = delete;
+
+  void Update(const uint8_t* data, uint64_t len);
+  // Feeds `n` zero bytes (a gap the payload reads as zeros).
+  void UpdateZeros(uint64_t n);
+  // Checksum of every byte fed so far; the hasher stays usable.
+  uint64_t Digest() const;
+  // Bytes fed so far.
+  uint64_t length() const { return length_; }
+
+ private:
+  struct State;
+  State* state_;
+  uint64_t length_ = 0;
+};
+
 // Converts slot numbers to device byte offsets. The only place that does.
 class Layout {
  public:

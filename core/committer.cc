@@ -31,31 +31,22 @@ Result<meta::FileCommit> Filesystem::SnapshotLocked(ActiveInode& inode) {
   fc.ctime_ns = inode.row.ctime_ns;
   for (uint64_t l = 0; l < inode.map.size(); ++l) {
     SlotRef& r = inode.map[l];
-    if (!r.mapped()) continue;
-    if (r.dirty) {
-      uint64_t slot_start = l * slot_size_;
-      uint64_t need = fc.size > slot_start ? std::min(slot_size_, fc.size - slot_start) : 0;
+    if (r.mapped() && r.dirty) {
+      const uint64_t need = inode.map.Payload(fc.size, l);
       SLOTFS_RETURN_IF_ERROR(ZeroTailLocked(inode, l, need));
       SLOTFS_RETURN_IF_ERROR(SealSlotLocked(inode, l, need));
     }
   }
-  for (uint64_t l = 0; l < inode.map.size(); ++l) {
-    SlotRef& r = inode.map[l];
-    if (!r.mapped()) continue;
-    r.dirty = false;
-    if (!fc.extents.empty()) {
-      meta::Extent& e = fc.extents.back();
-      if (e.lslot + e.count == l && e.slot.value + e.count == r.phys &&
-          e.csums.size() == e.count && r.csum_known) {
-        ++e.count;
-        e.csums.push_back(r.csum);
-        continue;
-      }
-    }
-    meta::Extent e{l, SlotId(r.phys), 1};
-    if (r.csum_known) e.csums.push_back(r.csum);
-    fc.extents.push_back(std::move(e));
+  // Every change of size resealed the committed slots it touched; a slot
+  // whose checksum would not match what a reader verifies must never
+  // commit (it would make slotfs drop a valid file).
+  if (!inode.map.CoverageHolds(fc.size)) {
+    Log()->error("inode {}: a committed slot's checksum does not cover its payload at size {}; "
+                 "not committing",
+                 inode.ino.value, fc.size);
+    return Status::Error(EIO, "internal error: slot checksum coverage");
   }
+  fc.extents = inode.map.ToExtents();
   return fc;
 }
 

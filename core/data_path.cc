@@ -37,38 +37,10 @@ Status IoError(const Status& st, InodeNo ino, const char* what) {
 // from the CPU cache right after the copy.
 constexpr uint64_t kHashPiece = 64 * 1024;
 
-// Feeds `n` zero bytes to a hasher.
-void HashZeros(XXH3_state_t* h, uint64_t n) {
-  static const std::vector<uint8_t> zeros(64 * 1024, 0);
-  while (n > 0) {
-    size_t k = static_cast<size_t>(std::min<uint64_t>(n, zeros.size()));
-    XXH3_64bits_update(h, zeros.data(), k);
-    n -= k;
-  }
-}
-
 }  // namespace
-
-std::shared_ptr<XXH3_state_t> NewHasher() {
-  std::shared_ptr<XXH3_state_t> h(XXH3_createState(), XXH3_freeState);
-  XXH3_64bits_reset(h.get());
-  return h;
-}
 
 DevOffset Filesystem::SlotByte(uint64_t phys, uint64_t byte_in_slot) const {
   return DevOffset(layout_.SlotOffset(SlotId(phys)).value + byte_in_slot);
-}
-
-std::optional<SlotId> Filesystem::HintFor(const ActiveInode& inode,
-                                          uint64_t lslot) const {
-  if (lslot > 0 && lslot - 1 < inode.map.size() && inode.map[lslot - 1].mapped()) {
-    return SlotId(inode.map[lslot - 1].phys + 1);
-  }
-  if (lslot + 1 < inode.map.size() && inode.map[lslot + 1].mapped() &&
-      inode.map[lslot + 1].phys > 0) {
-    return SlotId(inode.map[lslot + 1].phys - 1);
-  }
-  return std::nullopt;
 }
 
 // ---------------------------------------------------------------- read
@@ -112,7 +84,7 @@ Result<ReadResult> Filesystem::Read(OpenFile& of, uint64_t offset, size_t size) 
       }
       const SlotRef& ref = inode.map[l];
       if (!ref.dirty && ref.csum_known && config_.verify_checksums) {
-        uint64_t len = std::min(slot_size_, file_size - slot_start);
+        uint64_t len = inode.map.Payload(file_size, l);
         uint64_t full = AlignUp(len, kIoAlign);
         Verify v{l, nullptr, len, ref.csum, {}, 0, 0, 0};
         if (s0 == slot_start && s1 - slot_start == full) {
@@ -144,7 +116,7 @@ Result<ReadResult> Filesystem::Read(OpenFile& of, uint64_t offset, size_t size) 
       if (!st.ok()) return IoError(st, inode.ino, "read");
     }
     for (Verify& v : verifies) {
-      if (XXH3_64bits(v.data, v.len) != v.csum) {
+      if (blockdev::SlotChecksum(v.data, v.len) != v.csum) {
         bad_slot = inode.map[v.lslot].phys;
         break;
       }
@@ -255,6 +227,11 @@ Status Filesystem::WriteLocked(ActiveInode& inode, std::unique_lock<std::shared_
     return true;
   });
   if (inode.map.size() <= last) inode.map.resize(last + 1);  // a truncate may have run
+  if (end > inode.row.size) {
+    // The write grows the file: committed slots before it whose payload
+    // grows are resealed (the slots it touches are made writable below).
+    SLOTFS_RETURN_IF_ERROR(ResizeSlotsLocked(inode, end, first));
+  }
 
   // 1. Map every slot the write touches.
   std::vector<SlotWrite> pieces;
@@ -335,10 +312,10 @@ Status Filesystem::PrepareSlotLocked(ActiveInode& inode, uint64_t lslot,
   SlotRef& ref = inode.map[lslot];
   if (ref.mapped() && ref.dirty) return Status::Ok();
   if (!ref.mapped()) {
-    Result<SlotId> slot = allocator_.Allocate(HintFor(inode, lslot));
+    Result<SlotId> slot = allocator_.Allocate(inode.map.HintFor(lslot));
     if (!slot.ok()) return Status::Error(ENOSPC, "no free slot");
     ref = SlotRef{slot->value, 0, true};
-    ref.hasher = NewHasher();
+    ref.hasher = std::make_shared<blockdev::SlotHasher>();
     return Status::Ok();
   }
   // Committed slot: its bytes below the file size are data.
@@ -352,9 +329,9 @@ Status Filesystem::PrepareSlotLocked(ActiveInode& inode, uint64_t lslot,
 Status Filesystem::CopySlotLocked(ActiveInode& inode, uint64_t lslot,
                                   uint64_t keep) {
   SlotRef& ref = inode.map[lslot];
-  Result<SlotId> fresh = allocator_.Allocate(HintFor(inode, lslot));
+  Result<SlotId> fresh = allocator_.Allocate(inode.map.HintFor(lslot));
   if (!fresh.ok()) return Status::Error(ENOSPC, "no free slot");
-  auto hasher = NewHasher();
+  auto hasher = std::make_shared<blockdev::SlotHasher>();
   if (keep > 0) {
     blockdev::AlignedBuffer buf(AlignUp(keep, kIoAlign));
     Status st = device_->Read(SlotByte(ref.phys, 0), buf.data(), buf.size());
@@ -364,7 +341,7 @@ Status Filesystem::CopySlotLocked(ActiveInode& inode, uint64_t lslot,
       allocator_.FreeNow({&f, 1});
       return IoError(st, inode.ino, "copy-on-write");
     }
-    XXH3_64bits_update(hasher.get(), buf.data(), keep);
+    hasher->Update(buf.data(), keep);
   }
   inode.freed.push_back(SlotId(ref.phys));
   ref = SlotRef{fresh->value, keep, true};
@@ -400,12 +377,12 @@ Status Filesystem::WriteSlotIo(InodeNo ino, SlotWrite& p) {
   if (p.hasher != nullptr) {
     // The slot's hash follows its bytes: the gap's zeros, then the data,
     // hashed piece by piece right after each is copied (still in cache).
-    HashZeros(p.hasher, p.begin - valid);
+    p.hasher->UpdateZeros(p.begin - valid);
     uint8_t* dst = buf.data() + (p.begin - a0);
     for (uint64_t done = 0, n = p.end - p.begin; done < n;) {
       uint64_t k = std::min<uint64_t>(kHashPiece, n - done);
       std::memcpy(dst + done, p.src + done, k);
-      XXH3_64bits_update(p.hasher, dst + done, k);
+      p.hasher->Update(dst + done, k);
       done += k;
     }
   } else {
@@ -431,23 +408,32 @@ Status Filesystem::ZeroTailLocked(ActiveInode& inode, uint64_t lslot, uint64_t u
   }
   Status st = device_->Write(SlotByte(ref.phys, a0), buf.data(), buf.size());
   if (!st.ok()) return IoError(st, inode.ino, "zero fill");
-  if (ref.hasher) HashZeros(ref.hasher.get(), upto - ref.valid);
+  if (ref.hasher) ref.hasher->UpdateZeros(upto - ref.valid);
   ref.valid = upto;
   return Status::Ok();
 }
 
 Status Filesystem::SealSlotLocked(ActiveInode& inode, uint64_t lslot, uint64_t len) {
   SlotRef& ref = inode.map[lslot];
-  if (ref.hasher && ref.valid == len) {
-    ref.csum = XXH3_64bits_digest(ref.hasher.get());
-  } else {
-    blockdev::AlignedBuffer buf(AlignUp(len, kIoAlign));
+  if (ref.hasher && ref.valid == len && ref.hasher->length() == len) {
+    inode.map.Seal(lslot, ref.hasher->Digest(), len);
+    return Status::Ok();
+  }
+  blockdev::AlignedBuffer buf(AlignUp(len, kIoAlign));
+  if (len > 0) {
     Status st = device_->Read(SlotByte(ref.phys, 0), buf.data(), buf.size());
     if (!st.ok()) return IoError(st, inode.ino, "checksum read-back");
-    ref.csum = XXH3_64bits(buf.data(), len);
   }
-  ref.csum_known = true;
-  ref.hasher.reset();
+  inode.map.Seal(lslot, blockdev::SlotChecksum(buf.data(), len), len);
+  return Status::Ok();
+}
+
+Status Filesystem::ResizeSlotsLocked(ActiveInode& inode, uint64_t new_size,
+                                     uint64_t skip_from) {
+  for (const SlotMap::Reseal& r : inode.map.ResealOnResize(inode.row.size, new_size)) {
+    if (r.lslot >= skip_from) continue;
+    SLOTFS_RETURN_IF_ERROR(CopySlotLocked(inode, r.lslot, r.keep));
+  }
   return Status::Ok();
 }
 
@@ -457,10 +443,14 @@ Status Filesystem::TruncateLocked(ActiveInode& inode, uint64_t new_size) {
   if (new_size > max_file_size_) {
     return Status::Error(EFBIG, "size past the maximum file size");
   }
-  uint64_t old_size = inode.row.size;
+  const uint64_t old_size = inode.row.size;
+  if (new_size == old_size) return Status::Ok();
   JournalLocked(inode);
+  // Committed slots whose payload changes are copied first: if that fails
+  // (ENOSPC), the file is as it was.
+  SLOTFS_RETURN_IF_ERROR(ResizeSlotsLocked(inode, new_size, SlotRef::kNone));
   if (new_size < old_size) {
-    uint64_t keep = (new_size + slot_size_ - 1) / slot_size_;
+    const uint64_t keep = (new_size + slot_size_ - 1) / slot_size_;
     std::vector<SlotId> now;
     for (uint64_t l = keep; l < inode.map.size(); ++l) {
       SlotRef& r = inode.map[l];
@@ -473,27 +463,13 @@ Status Filesystem::TruncateLocked(ActiveInode& inode, uint64_t new_size) {
     }
     allocator_.FreeNow(now);
     if (inode.map.size() > keep) inode.map.resize(keep);
-    uint64_t partial = new_size % slot_size_;
-    if (partial != 0 && keep > 0 && keep - 1 < inode.map.size() &&
-        inode.map[keep - 1].mapped()) {
-      SlotRef& r = inode.map[keep - 1];
-      if (r.dirty) {
-        if (r.valid > partial) {
-          r.valid = partial;
-          r.hasher.reset();
-        }
-      } else {
-        // Its bytes past the new size must read as zero if the file grows
-        // again; a committed slot is never written, so copy what remains.
-        SLOTFS_RETURN_IF_ERROR(CopySlotLocked(inode, keep - 1, partial));
-      }
-    }
-  } else if (new_size > old_size) {
-    uint64_t partial = old_size % slot_size_;
-    uint64_t l = old_size / slot_size_;
-    if (partial != 0 && l < inode.map.size() && inode.map[l].mapped() &&
-        !inode.map[l].dirty) {
-      SLOTFS_RETURN_IF_ERROR(CopySlotLocked(inode, l, partial));
+    // A dirty last slot keeps only the bytes below the new size; the rest
+    // reads as zero if the file grows again.
+    const uint64_t partial = new_size % slot_size_;
+    if (partial != 0 && keep - 1 < inode.map.size() && inode.map[keep - 1].mapped() &&
+        inode.map[keep - 1].dirty && inode.map[keep - 1].valid > partial) {
+      inode.map[keep - 1].valid = partial;
+      inode.map[keep - 1].hasher.reset();
     }
   }
   inode.row.size = new_size;

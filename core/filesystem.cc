@@ -558,22 +558,10 @@ Result<std::shared_ptr<ActiveInode>> Filesystem::LoadLocked(InodeNo ino) {
   auto it = active_.find(ino);
   if (it != active_.end()) return it->second;
   SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->GetInode(ino));
-  auto inode = std::make_shared<ActiveInode>(std::move(row));
+  auto inode = std::make_shared<ActiveInode>(std::move(row), slot_size_);
   if (!IsDir(inode->row.mode)) {
     SLOTFS_ASSIGN_OR_RETURN(std::vector<meta::Extent> ext, store_->GetExtents(ino));
-    uint64_t nslots = (inode->row.size + slot_size_ - 1) / slot_size_;
-    for (const meta::Extent& e : ext) nslots = std::max(nslots, e.lslot + e.count);
-    inode->map.resize(nslots);
-    for (const meta::Extent& e : ext) {
-      for (uint64_t i = 0; i < e.count; ++i) {
-        SlotRef& r = inode->map[e.lslot + i];
-        r = SlotRef{e.slot.value + i, 0, false};
-        if (e.csums.size() == e.count) {
-          r.csum_known = true;
-          r.csum = e.csums[i];
-        }
-      }
-    }
+    inode->map = SlotMap::FromExtents(slot_size_, inode->row.size, ext);
   }
   active_.emplace(ino, inode);
   return inode;
@@ -623,7 +611,7 @@ Result<std::unique_ptr<OpenFile>> Filesystem::Create(
         meta::InodeRow row,
         store_->CreateInode(parent, name, S_IFREG | (mode & 07777), uid, gid,
                             WallNowNs(), meta::InodeState::kWriting));
-    inode = std::make_shared<ActiveInode>(std::move(row));
+    inode = std::make_shared<ActiveInode>(std::move(row), slot_size_);
     // Never committed: the first flush must commit it even if empty.
     inode->gen.store(1);
     inode->journaled = true;  // CreateInode journaled it
@@ -712,7 +700,7 @@ Result<std::string> Filesystem::GetXattr(InodeNo ino, std::string_view name) {
   if (key == "slot_size") return std::to_string(slot_size_);
   if (key == "last_access") return FormatUtcNs(std::max(row.atime_ns, PendingAccess(ino)));
   // The rest describe content: take it from the active inode if any.
-  std::vector<SlotRef> map;
+  SlotMap map(slot_size_);
   uint64_t size = row.size;
   std::string state = "committed";
   std::shared_ptr<ActiveInode> inode;
@@ -729,14 +717,7 @@ Result<std::string> Filesystem::GetXattr(InodeNo ino, std::string_view name) {
     if (inode->gen.load() != inode->committed_gen.load()) state = "pending";
   } else {
     SLOTFS_ASSIGN_OR_RETURN(std::vector<meta::Extent> ext, store_->GetExtents(ino));
-    for (const meta::Extent& e : ext) {
-      if (map.size() < e.lslot + e.count) map.resize(e.lslot + e.count);
-      for (uint64_t i = 0; i < e.count; ++i) {
-        SlotRef& r = map[e.lslot + i];
-        r.phys = e.slot.value + i;
-        r.csum_known = e.csums.size() == e.count;
-      }
-    }
+    map = SlotMap::FromExtents(slot_size_, size, ext);
   }
   if (key == "size") return std::to_string(size);
   if (key == "state") return state;

@@ -294,7 +294,7 @@ class Filesystem {
     // The slot's running hash when this write extends it (begin >= valid):
     // updated during the device part, while the slot is busy and so owned
     // by this write alone. Null otherwise.
-    XXH3_state_t* hasher = nullptr;
+    blockdev::SlotHasher* hasher = nullptr;
     bool done = false;      // bytes reached the device
     Status status;
   };
@@ -311,6 +311,11 @@ class Filesystem {
     inode.io_done.wait(lock, [&] { return inode.inflight == 0; });
   }
   Status TruncateLocked(ActiveInode& inode, uint64_t new_size);
+  // Before the file's size changes to `new_size`: copies every committed
+  // slot below `skip_from` whose payload length changes
+  // (SlotMap::ResealOnResize), so its checksum stays true. REQUIRES:
+  // inode.mu held exclusively.
+  Status ResizeSlotsLocked(ActiveInode& inode, uint64_t new_size, uint64_t skip_from);
   // Makes logical slot `lslot` writable for bytes [begin, end) of the slot:
   // allocates a hole, or copies a committed slot to a fresh one.
   Status PrepareSlotLocked(ActiveInode& inode, uint64_t lslot, uint64_t begin, uint64_t end);
@@ -322,7 +327,6 @@ class Filesystem {
   // Sets the checksum of dirty slot `lslot` holding `len` file bytes, from
   // its hasher or by reading the slot back.
   Status SealSlotLocked(ActiveInode& inode, uint64_t lslot, uint64_t len);
-  std::optional<SlotId> HintFor(const ActiveInode& inode, uint64_t lslot) const;
   DevOffset SlotByte(uint64_t phys, uint64_t byte_in_slot) const;
 
   // --- evictor.cc ---

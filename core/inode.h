@@ -3,8 +3,6 @@
 // memory is bounded by open files plus the commit queue, not by file count.
 #pragma once
 
-#include <xxhash.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -15,41 +13,14 @@
 #include <vector>
 
 #include "common/types.h"
+#include "core/slot_map.h"
 #include "meta/store.h"
 
 namespace slotfs::core {
 
-// Where logical slot L of a file lives.
-struct SlotRef {
-  static constexpr uint64_t kNone = std::numeric_limits<uint64_t>::max();
-  uint64_t phys = kNone;  // SlotId value, or kNone for a hole (reads zero)
-  // Dirty slots: bytes [0, valid) of the slot hold file data; bytes beyond
-  // read as zero. Committed slots hold data for every byte below the file
-  // size, and `valid` is unused.
-  uint64_t valid = 0;
-  // True while no durable row can point at this slot: it may be written in
-  // place and, if dropped, freed at once. A committed slot (dirty == false)
-  // is never written again: changes go to a copy (copy-on-write).
-  bool dirty = false;
-  // Committed slots: XXH3-64 of the slot's file bytes, if known.
-  bool csum_known = false;
-  uint64_t csum = 0;
-  // Dirty slots: a hash of bytes [0, valid) fed in order as they were
-  // written, or null once bytes were rewritten out of order (the commit then
-  // reads the slot back to hash it).
-  std::shared_ptr<XXH3_state_t> hasher;
-  // A write's device I/O for this slot is in flight (the inode lock is
-  // released meanwhile); other writes to the slot wait for it.
-  bool busy = false;
-
-  bool mapped() const { return phys != kNone; }
-};
-
-// A fresh streaming XXH3-64 state (seed 0).
-std::shared_ptr<XXH3_state_t> NewHasher();
-
 struct ActiveInode {
-  explicit ActiveInode(meta::InodeRow r) : ino(r.ino), row(std::move(r)) {}
+  ActiveInode(meta::InodeRow r, uint64_t slot_size)
+      : ino(r.ino), row(std::move(r)), map(slot_size) {}
 
   const InodeNo ino;
 
@@ -59,7 +30,7 @@ struct ActiveInode {
 
   // --- guarded by mu ---
   meta::InodeRow row;          // attributes; row.size is the logical size
-  std::vector<SlotRef> map;    // index: logical slot
+  SlotMap map;
   // Committed slots replaced since the last commit; released (quarantined)
   // once a commit that no longer points at them is durable.
   std::vector<SlotId> freed;

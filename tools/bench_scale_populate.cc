@@ -1,7 +1,6 @@
 // PopulateIndex: many committed files written as rows straight into the
 // database (meta::Store::ImportFiles, 50,000 a transaction), and real,
 // checksummed bytes on the device for the few files a benchmark reads.
-#include <xxhash.h>
 
 #include <algorithm>
 #include <chrono>
@@ -79,7 +78,7 @@ Status PopulateIndex(const std::string& image, const std::string& db,
     for (size_t k = 0; k < spec.content.size(); ++k) {
       uint64_t i = spec.content[k];
       for (uint64_t w = 0; w < size / 8; ++w) words[w] = PatternWord(i, w);
-      csum[k] = XXH3_64bits(buf.data(), size);
+      csum[k] = blockdev::SlotChecksum(buf.data(), size);
       SLOTFS_RETURN_IF_ERROR(dev->Write(layout.SlotOffset(SlotId(i)), buf.data(), size));
       Progress("writing content: %zu/%zu files", k + 1, spec.content.size());
     }

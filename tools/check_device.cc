@@ -1,7 +1,6 @@
 // slotfs check, device side: both superblock copies, and the scrub that
 // reads every stored slot and verifies its checksum.
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <chrono>
@@ -110,7 +109,7 @@ class SlotReader {
         const uint64_t lslot = e.lslot + i, slot = e.slot.value + i;
         if (!layout_.Contains(SlotId(slot)) || lslot >= f.size / ss + (f.size % ss != 0)) continue;
         if (only_with_csum && e.csums.empty()) continue;
-        Job j{f.ino.value, lslot, slot, std::min(ss, f.size - lslot * ss), std::nullopt};
+        Job j{f.ino.value, lslot, slot, blockdev::SlotPayloadBytes(f.size, lslot, ss), std::nullopt};
         if (!e.csums.empty()) j.csum = e.csums[i];
         SLOTFS_RETURN_IF_ERROR(Add(j));
       }
@@ -176,7 +175,7 @@ class SlotReader {
     for (size_t i = 0; i < b.jobs.size(); ++i) {
       const Job& j = b.jobs[i];
       const bool match =
-          b.io[i].ok() && (!j.csum || XXH3_64bits(b.buf.data() + j.off, j.len) == *j.csum);
+          b.io[i].ok() && (!j.csum || blockdev::SlotChecksum(b.buf.data() + j.off, j.len) == *j.csum);
       done_(j, b.io[i], match);
     }
     b.jobs.clear();

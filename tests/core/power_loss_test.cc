@@ -18,7 +18,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <atomic>
 #include <chrono>
@@ -384,7 +383,7 @@ class NegativeControlTest : public FsTest {
                                      meta::InodeState::kWriting);
     ASSERT_TRUE(row.ok());
     meta::FileCommit fc{row->ino, kSlot, 1, 1,
-                        {meta::Extent{0, slot, 1, {XXH3_64bits(a_bytes->data(), kSlot)}}}};
+                        {meta::Extent{0, slot, 1, {blockdev::SlotChecksum(a_bytes->data(), kSlot)}}}};
     ASSERT_TRUE((*store)->CommitFiles({fc}, nullptr).ok());
 
     ASSERT_TRUE((*store)->DeleteInode(row->ino).ok());
