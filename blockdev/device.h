@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/status.h"
 #include "common/types.h"
@@ -33,6 +34,22 @@ struct IoOp {
   // REQUIRES: multiple of kIoAlign.
   size_t len = 0;
 };
+
+// Appends `op` to `ops`, merged into the last op when it continues it on
+// the device and in memory (same kind) and the merged op stays within
+// `max_len` bytes: physically consecutive slots become one large I/O.
+inline void AppendCoalesced(std::vector<IoOp>& ops, const IoOp& op,
+                            size_t max_len = size_t{64} << 20) {
+  if (!ops.empty()) {
+    IoOp& last = ops.back();
+    if (last.kind == op.kind && last.offset.value + last.len == op.offset.value &&
+        static_cast<uint8_t*>(last.buf) + last.len == op.buf && last.len + op.len <= max_len) {
+      last.len += op.len;
+      return;
+    }
+  }
+  ops.push_back(op);
+}
 
 enum class Engine { kAuto, kUring, kPosix };
 const char* EngineName(Engine e);

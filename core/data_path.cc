@@ -96,8 +96,8 @@ Result<ReadResult> Filesystem::Read(OpenFile& of, uint64_t offset, size_t size) 
           v.copy_len = s1 - s0;
           v.copy_to = s0 - a0;
         }
-        ops.push_back({blockdev::IoOp::Kind::kRead, SlotByte(ref.phys, 0),
-                       const_cast<uint8_t*>(v.data), full});
+        blockdev::AppendCoalesced(ops, {blockdev::IoOp::Kind::kRead, SlotByte(ref.phys, 0),
+                                        const_cast<uint8_t*>(v.data), full});
         verifies.push_back(std::move(v));
         continue;
       }
@@ -105,8 +105,9 @@ Result<ReadResult> Filesystem::Read(OpenFile& of, uint64_t offset, size_t size) 
           slot_start + (ref.dirty ? AlignUp(ref.valid, kIoAlign) : slot_size_);
       uint64_t r1 = std::min(s1, readable_end);
       if (r1 > s0) {
-        ops.push_back({blockdev::IoOp::Kind::kRead, SlotByte(ref.phys, s0 - slot_start),
-                       out.buffer.data() + (s0 - a0), r1 - s0});
+        blockdev::AppendCoalesced(ops, {blockdev::IoOp::Kind::kRead,
+                                        SlotByte(ref.phys, s0 - slot_start),
+                                        out.buffer.data() + (s0 - a0), r1 - s0});
       }
       uint64_t z0 = std::max(s0, r1);
       if (s1 > z0) std::memset(out.buffer.data() + (z0 - a0), 0, s1 - z0);
@@ -256,10 +257,8 @@ Status Filesystem::WriteLocked(ActiveInode& inode, std::unique_lock<std::shared_
     // 2. Device I/O without the lock.
     ++inode.inflight;
     lock.unlock();
-    for (SlotWrite& p : pieces) {
-      p.status = WriteSlotIo(inode.ino, p);
-      if (!p.status.ok()) break;
-    }
+    Status io = WriteIo(inode.ino, pieces);
+    for (SlotWrite& p : pieces) p.status = io;
     lock.lock();
     --inode.inflight;
   }
@@ -349,49 +348,75 @@ Status Filesystem::CopySlotLocked(ActiveInode& inode, uint64_t lslot,
   return Status::Ok();
 }
 
-Status Filesystem::WriteSlotIo(InodeNo ino, SlotWrite& p) {
-  uint64_t valid = p.valid;
-  // Bytes [r0, end) are written; a gap [valid, begin) is written as zeros.
-  uint64_t r0 = std::min(p.begin, valid);
-  uint64_t a0 = AlignDown(r0, kIoAlign);
-  uint64_t a1 = AlignUp(p.end, kIoAlign);
+Status Filesystem::WriteIo(InodeNo ino, std::vector<SlotWrite>& pieces) {
+  // Each piece covers bytes [r0, a1) of its slot, aligned: a gap [valid,
+  // begin) is written as zeros, and the edge blocks keep their existing
+  // bytes. Pieces are consecutive in the file (only the first may start
+  // inside its slot, only the last may end inside it), so they share one
+  // staging buffer and physically consecutive slots become one device op.
+  struct Span {
+    uint64_t a0, a1, off;  // slot-relative aligned range; offset in the buffer
+  };
+  std::vector<Span> spans;
+  spans.reserve(pieces.size());
+  uint64_t total = 0;
+  for (const SlotWrite& p : pieces) {
+    const uint64_t a0 = AlignDown(std::min(p.begin, p.valid), kIoAlign);
+    const uint64_t a1 = AlignUp(p.end, kIoAlign);
+    spans.push_back({a0, a1, total});
+    total += a1 - a0;
+  }
+  auto buf = buffers_->Get(total);
   // Every byte is set below: head block read, gap zeroed, data copied, tail
   // block read or zeroed.
-  auto buf = buffers_->Get(a1 - a0);
-  std::vector<blockdev::IoOp> reads;
-  bool head = a0 < r0;  // [a0, r0) is existing data
-  if (head) {
-    reads.push_back({blockdev::IoOp::Kind::kRead, SlotByte(p.phys, a0), buf.data(), kIoAlign});
+  std::vector<blockdev::IoOp> ops;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const SlotWrite& p = pieces[i];
+    const Span& s = spans[i];
+    uint8_t* base = buf.data() + s.off;
+    const uint64_t r0 = std::min(p.begin, p.valid);
+    const bool head = s.a0 < r0;  // [a0, r0) is existing data
+    if (head) {
+      ops.push_back({blockdev::IoOp::Kind::kRead, SlotByte(p.phys, s.a0), base, kIoAlign});
+    }
+    const uint64_t tail_block = s.a1 - kIoAlign;
+    if (p.end < p.valid && p.end % kIoAlign != 0 && !(head && tail_block == s.a0)) {
+      // [end, a1) is existing data.
+      ops.push_back({blockdev::IoOp::Kind::kRead, SlotByte(p.phys, tail_block),
+                     base + (tail_block - s.a0), kIoAlign});
+    }
   }
-  uint64_t tail_block = a1 - kIoAlign;
-  if (p.end < valid && p.end % kIoAlign != 0 && !(head && tail_block == a0)) {
-    // [end, a1) is existing data.
-    reads.push_back({blockdev::IoOp::Kind::kRead, SlotByte(p.phys, tail_block),
-                     buf.data() + (tail_block - a0), kIoAlign});
-  }
-  if (!reads.empty()) {
-    Status st = device_->Run(reads);
+  if (!ops.empty()) {
+    Status st = device_->Run(ops);
     if (!st.ok()) return IoError(st, ino, "read-modify-write");
   }
-  if (p.begin > valid) std::memset(buf.data() + (valid - a0), 0, p.begin - valid);
-  if (p.hasher != nullptr) {
-    // The slot's hash follows its bytes: the gap's zeros, then the data,
-    // hashed piece by piece right after each is copied (still in cache).
-    p.hasher->UpdateZeros(p.begin - valid);
-    uint8_t* dst = buf.data() + (p.begin - a0);
-    for (uint64_t done = 0, n = p.end - p.begin; done < n;) {
-      uint64_t k = std::min<uint64_t>(kHashPiece, n - done);
-      std::memcpy(dst + done, p.src + done, k);
-      p.hasher->Update(dst + done, k);
-      done += k;
+  ops.clear();
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    SlotWrite& p = pieces[i];
+    const Span& s = spans[i];
+    uint8_t* base = buf.data() + s.off;
+    if (p.begin > p.valid) std::memset(base + (p.valid - s.a0), 0, p.begin - p.valid);
+    uint8_t* dst = base + (p.begin - s.a0);
+    if (p.hasher != nullptr) {
+      // The slot's hash follows its bytes: the gap's zeros, then the data,
+      // hashed piece by piece right after each is copied (still in cache).
+      p.hasher->UpdateZeros(p.begin - p.valid);
+      for (uint64_t done = 0, n = p.end - p.begin; done < n;) {
+        const uint64_t k = std::min<uint64_t>(kHashPiece, n - done);
+        std::memcpy(dst + done, p.src + done, k);
+        p.hasher->Update(dst + done, k);
+        done += k;
+      }
+    } else {
+      std::memcpy(dst, p.src, p.end - p.begin);
     }
-  } else {
-    std::memcpy(buf.data() + (p.begin - a0), p.src, p.end - p.begin);
+    if (p.end >= p.valid) std::memset(base + (p.end - s.a0), 0, s.a1 - p.end);
+    blockdev::AppendCoalesced(
+        ops, {blockdev::IoOp::Kind::kWrite, SlotByte(p.phys, s.a0), base, s.a1 - s.a0});
   }
-  if (p.end >= valid) std::memset(buf.data() + (p.end - a0), 0, a1 - p.end);
-  Status st = device_->Write(SlotByte(p.phys, a0), buf.data(), buf.size());
+  Status st = device_->Run(ops);
   if (!st.ok()) return IoError(st, ino, "write");
-  p.done = true;
+  for (SlotWrite& p : pieces) p.done = true;
   return Status::Ok();
 }
 

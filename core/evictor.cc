@@ -153,7 +153,7 @@ Result<uint64_t> Filesystem::EvictToWatermark() {
   std::vector<DroppedName> dropped;
   {
     std::lock_guard lock(evict_mu_);
-    uint64_t used = allocator_.usage().used;  // quarantined included
+    uint64_t used = allocator_.usage().used;  // quarantine excluded: MakeRoom releases it
     if (used <= HighWatermarkSlots()) return uint64_t{0};
     uint64_t want = used - LowWatermarkSlots();
     auto freed = EvictLocked(want, &dropped);

@@ -91,7 +91,8 @@ Filesystem::Filesystem(std::unique_ptr<blockdev::Device> device,
           PoolBufferSize(sb.slot_size),
           std::max<uint64_t>(2, kIdleBufferBytes / PoolBufferSize(sb.slot_size)))),
       store_(std::move(store)),
-      allocator_(sb.slot_count, config.alloc_stride) {
+      allocator_(sb.slot_count,
+                 std::max(config.alloc_stride, CoreConfig::kAllocStrideBytes / sb.slot_size)) {
   uint64_t capacity = sb.slot_count * sb.slot_size;
   max_file_size_ = config.max_file_size == 0
                        ? capacity

@@ -59,8 +59,10 @@ struct CoreConfig {
   std::chrono::milliseconds commit_interval{50};
   // Largest file size; 0 means the data capacity (slot_count * slot_size).
   uint64_t max_file_size = 0;
-  // Allocator stride: room each new file gets to grow contiguously.
+  // Allocator stride: room each new file gets to grow contiguously, in
+  // slots; at least kAllocStrideBytes of it whatever the slot size.
   uint64_t alloc_stride = 64;
+  static constexpr uint64_t kAllocStrideBytes = 64ull << 20;
   // Verify slot checksums on read. Off only for benchmarking.
   bool verify_checksums = true;
   // Eviction: with kLru, once more than evict_high_pct of the slots are in
@@ -302,8 +304,10 @@ class Filesystem {
   // device I/O runs and held again on return.
   Status WriteLocked(ActiveInode& inode, std::unique_lock<std::shared_mutex>& lock,
                      uint64_t offset, std::span<const uint8_t> data);
-  // Device part of a slot write; touches no inode state.
-  Status WriteSlotIo(InodeNo ino, SlotWrite& p);
+  // Device part of a write: every piece's bytes, staged in one buffer and
+  // written in as few ops as the slots allow; sets `done` on success.
+  // Touches no inode state.
+  Status WriteIo(InodeNo ino, std::vector<SlotWrite>& pieces);
   // Undoes the mapping change of a failed slot write. REQUIRES: inode.mu.
   void RollBackSlotLocked(ActiveInode& inode, const SlotWrite& p);
   // Waits until no write's I/O is in flight. REQUIRES: `lock` holds inode.mu.

@@ -151,16 +151,7 @@ class SlotReader {
     Batch& b = batches_[cur_];
     if (!b.jobs.empty()) {
       b.ops.clear();
-      for (const Job& j : b.jobs) {
-        blockdev::IoOp op = OpOf(b, j);
-        blockdev::IoOp* last = b.ops.empty() ? nullptr : &b.ops.back();
-        if (last && last->offset.value + last->len == op.offset.value &&
-            static_cast<uint8_t*>(last->buf) + last->len == op.buf && last->len < kMaxOpBytes) {
-          last->len += op.len;
-        } else {
-          b.ops.push_back(op);
-        }
-      }
+      for (const Job& j : b.jobs) blockdev::AppendCoalesced(b.ops, OpOf(b, j), kMaxOpBytes);
       b.read = std::async(std::launch::async, [this, &b] { return Read(b); });
     }
     cur_ ^= 1;

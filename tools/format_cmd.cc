@@ -19,7 +19,7 @@ namespace {
 struct FormatArgs {
   std::string device;
   std::string size;
-  std::string slot_size = "1M";
+  std::string slot_size = "64K";
   std::string db;
   bool force = false;
 };
@@ -185,8 +185,8 @@ std::function<int()> AddFormatCommand(CLI::App& app) {
                   "Create (or resize) an image file of this size, e.g. 8G")
       ->check(SizeValidator());
   cmd->add_option("--slot-size", args->slot_size,
-                  "Slot size, a power of two from 64K to 64M (default 1M: FUSE's "
-                  "largest request)")
+                  "Slot size, a power of two from 64K to 64M (default 64K: a file's "
+                  "last slot wastes at most 60K)")
       ->check(SlotSizeValidator());
   cmd->add_option("--db", args->db,
                   "Database path (default: DEVICE.db for an image, "

@@ -26,7 +26,7 @@
 namespace slotfs::itest {
 namespace {
 
-constexpr uint64_t kSlot = 1 * kMiB;  // the format default
+constexpr uint64_t kSlot = 64 * kKiB;  // the format default
 constexpr uint64_t kBlocksPerSlot = kSlot / 4096;
 
 class BasicOpsTest : public MountTest {

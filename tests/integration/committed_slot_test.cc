@@ -15,7 +15,7 @@
 namespace slotfs::itest {
 namespace {
 
-constexpr uint64_t kSlot = 1 * kMiB;  // the format default
+constexpr uint64_t kSlot = 64 * kKiB;  // the format default
 
 class CommittedSlotTest : public MountTest {
  protected:
