@@ -481,10 +481,10 @@ TEST_F(BasicOpsTest, StatfsReportsSlotGeometryAndFileUsage) {
   EXPECT_EQ(4096u, v0.f_bsize);
   EXPECT_EQ(4096u, v0.f_frsize);
   EXPECT_GE(v0.f_namemax, 255u);
-  // Data capacity = slot_count * 1 MiB fits in the 1 GiB image, minus at most
+  // Data capacity = slot_count * slot size fits in the 1 GiB image, minus at most
   // a few MiB for the superblocks and alignment.
   uint64_t capacity = uint64_t(v0.f_blocks) * 4096;
-  EXPECT_EQ(0u, capacity % kSlot) << "f_blocks is not a whole number of 1 MiB slots";
+  EXPECT_EQ(0u, capacity % kSlot) << "f_blocks is not a whole number of slots";
   EXPECT_LE(capacity, 1 * kGiB);
   EXPECT_GE(capacity, 1 * kGiB - 8 * kMiB);
   EXPECT_EQ(v0.f_blocks, v0.f_bfree) << "a fresh filesystem should have every slot free";
@@ -502,8 +502,8 @@ TEST_F(BasicOpsTest, StatfsReportsSlotGeometryAndFileUsage) {
               << out << "\n";
   }
 
-  // A 3.5 MiB file takes 4 slots.
-  ASSERT_TRUE(WriteFile(P("f"), PatternBytes(19, 3 * kMiB + 512 * kKiB)));
+  // A file of 3.5 slots takes 4 slots.
+  ASSERT_TRUE(WriteFile(P("f"), PatternBytes(19, 3 * kSlot + kSlot / 2)));
   struct statvfs v1;
   ASSERT_TRUE(StatVfs(&v1));
   EXPECT_EQ(v0.f_blocks, v1.f_blocks);
@@ -525,17 +525,17 @@ TEST_F(BasicOpsTest, StatfsReportsSlotGeometryAndFileUsage) {
 TEST_F(BasicOpsTest, RenameOverTargetAndOverwriteReleaseOldSlots) {
   struct statvfs v0;
   ASSERT_TRUE(StatVfs(&v0));
-  ASSERT_TRUE(WriteFile(P("a"), PatternBytes(20, 2 * kMiB)));
-  ASSERT_TRUE(WriteFile(P("b"), PatternBytes(21, 3 * kMiB)));
+  ASSERT_TRUE(WriteFile(P("a"), PatternBytes(20, 2 * kSlot)));
+  ASSERT_TRUE(WriteFile(P("b"), PatternBytes(21, 3 * kSlot)));
   ASSERT_EQ(0, rename(P("a").c_str(), P("b").c_str()));
   EXPECT_EQ(v0.f_bfree - 2 * kBlocksPerSlot, WaitForBfree(v0.f_bfree - 2 * kBlocksPerSlot))
       << "the replaced target's 3 slots were not released";
-  ASSERT_TRUE(WriteFile(P("b"), PatternBytes(22, 1 * kMiB)));  // O_TRUNC overwrite
+  ASSERT_TRUE(WriteFile(P("b"), PatternBytes(22, 1 * kSlot)));  // O_TRUNC overwrite
   EXPECT_EQ(v0.f_bfree - 1 * kBlocksPerSlot, WaitForBfree(v0.f_bfree - 1 * kBlocksPerSlot))
       << "O_TRUNC + smaller rewrite did not release the old slots";
   std::string got;
   ASSERT_TRUE(ReadFile(P("b"), &got));
-  EXPECT_SAME_BYTES(PatternBytes(22, 1 * kMiB), got);
+  EXPECT_SAME_BYTES(PatternBytes(22, 1 * kSlot), got);
 }
 
 std::vector<std::string> ListXattrs(const std::string& path) {
@@ -594,14 +594,14 @@ int CountSlots(const std::string& ranges) {
 
 TEST_F(BasicOpsTest, XattrsDescribeSlotsSizeStateAndPin) {
   std::string path = P("x");
-  const uint64_t size = 3 * kMiB + 1;
+  const uint64_t size = 3 * kSlot + 1;
   ASSERT_TRUE(WriteFile(path, PatternBytes(23, size)));
   std::vector<std::string> names = ListXattrs(path);
   for (const char* want : {"user.slotfs.slots", "user.slotfs.size", "user.slotfs.state", "user.slotfs.pin"}) {
     EXPECT_NE(names.end(), std::find(names.begin(), names.end(), want)) << "listxattr lacks " << want;
   }
   std::string slots = GetXattr(path, "user.slotfs.slots");
-  EXPECT_EQ(4, CountSlots(slots)) << "user.slotfs.slots = \"" << slots << "\" for a 3 MiB + 1 file";
+  EXPECT_EQ(4, CountSlots(slots)) << "user.slotfs.slots = \"" << slots << "\" for a 3-slot + 1 byte file";
   EXPECT_EQ(std::to_string(size), GetXattr(path, "user.slotfs.size"));
   EXPECT_FALSE(GetXattr(path, "user.slotfs.state").empty());
   EXPECT_EQ("0", GetXattr(path, "user.slotfs.pin"));

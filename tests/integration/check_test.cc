@@ -19,12 +19,18 @@
 namespace slotfs::itest {
 namespace {
 
-// Default geometry: 1 MiB slots, data region from 1 MiB.
+// Geometry (set in Options): 1 MiB slots, data region from 1 MiB.
 constexpr uint64_t kSlotSize = kMiB;
 constexpr uint64_t kDataOffset = kMiB;
 
 class CheckTest : public MountTest {
  protected:
+  // 1 MiB slots, chosen explicitly: the sizes below count them.
+  Config Options() const override {
+    Config c;
+    c.slot_size = "1M";
+    return c;
+  }
   // Writes a few files through the mount and remembers their bytes.
   void WriteSample() {
     const std::vector<std::pair<std::string, size_t>> sizes = {

@@ -52,7 +52,7 @@ class CommittedSlotTest : public MountTest {
 TEST_F(CommittedSlotTest, OneByteWrittenOneSlotLaterAfterCloseKeepsTheFile) {
   ProcResult r = RunShell("cd " + ShellQuote(mnt_) +
                           " && printf hello > f"
-                          " && dd if=/dev/zero of=f bs=1 count=1 seek=1048576 conv=notrunc"
+                          " && dd if=/dev/zero of=f bs=1 count=1 seek=" + std::to_string(kSlot) + " conv=notrunc"
                           " status=none && cat f > /dev/null");
   ASSERT_EQ(0, r.exit_code) << r.Describe() << mount_->Log();
   std::string want = "hello" + std::string(kSlot + 1 - 5, '\0');

@@ -45,6 +45,12 @@ double D(const std::map<std::string, std::string>& kv, const std::string& key) {
 
 class ControlFilesTest : public MountTest {
  protected:
+  // 1 MiB slots, chosen explicitly: the sizes below count them.
+  Config Options() const override {
+    Config c;
+    c.slot_size = "1M";
+    return c;
+  }
   std::string Stats() const { return P(".slotfs/stats"); }
   std::string MetricsPath() const { return P(".slotfs/metrics"); }
 

@@ -27,6 +27,7 @@ class EvictionMountTest : public MountTest {
   Config Options() const override {
     Config c;
     c.image_size = 129 * kMiB;  // 128 slots of 1 MiB after the metadata area
+    c.slot_size = "1M";         // the arithmetic below counts 1 MiB slots
     c.mount_args = {"--evict-high", "80", "--evict-low", "60"};
     return c;
   }

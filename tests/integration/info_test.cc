@@ -20,6 +20,12 @@ constexpr size_t kChunk = 64 * 1024;
 
 class InfoTest : public MountTest {
  protected:
+  // 1 MiB slots, chosen explicitly: the sizes below count them.
+  Config Options() const override {
+    Config c;
+    c.slot_size = "1M";
+    return c;
+  }
   // Two models (one with two ranks), a layer-wise key, a tagged key, and
   // names that are not LMCache keys, one of them in a subdirectory.
   void WriteCache() {
