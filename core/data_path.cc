@@ -349,30 +349,38 @@ Status Filesystem::CopySlotLocked(ActiveInode& inode, uint64_t lslot,
 }
 
 Status Filesystem::WriteIo(InodeNo ino, std::vector<SlotWrite>& pieces) {
-  // Each piece covers bytes [r0, a1) of its slot, aligned: a gap [valid,
-  // begin) is written as zeros, and the edge blocks keep their existing
-  // bytes. Pieces are consecutive in the file (only the first may start
-  // inside its slot, only the last may end inside it), so they share one
-  // staging buffer and physically consecutive slots become one device op.
+  // A piece whose bytes are whole aligned blocks of its slot, at an aligned
+  // address, extending or rewriting data (no gap before it), goes to the
+  // device straight from the request (the FUSE loop lands WRITE payloads on
+  // a page boundary). Any other piece covers bytes [r0, a1) of its slot,
+  // aligned, in a staging buffer: a gap [valid, begin) is written as zeros,
+  // and the edge blocks keep their existing bytes. Pieces are consecutive in
+  // the file (only the first may start inside its slot, only the last may
+  // end inside it), so physically consecutive slots become one device op.
   struct Span {
-    uint64_t a0, a1, off;  // slot-relative aligned range; offset in the buffer
+    bool direct;
+    uint64_t a0, a1, off;  // slot-relative aligned range; offset in staging
   };
   std::vector<Span> spans;
   spans.reserve(pieces.size());
-  uint64_t total = 0;
+  uint64_t staged = 0;
   for (const SlotWrite& p : pieces) {
-    const uint64_t a0 = AlignDown(std::min(p.begin, p.valid), kIoAlign);
+    const bool direct = reinterpret_cast<uintptr_t>(p.src) % kIoAlign == 0 &&
+                        p.begin % kIoAlign == 0 && p.end % kIoAlign == 0 && p.begin <= p.valid;
+    const uint64_t a0 = direct ? p.begin : AlignDown(std::min(p.begin, p.valid), kIoAlign);
     const uint64_t a1 = AlignUp(p.end, kIoAlign);
-    spans.push_back({a0, a1, total});
-    total += a1 - a0;
+    spans.push_back({direct, a0, a1, staged});
+    if (!direct) staged += a1 - a0;
   }
-  auto buf = buffers_->Get(total);
-  // Every byte is set below: head block read, gap zeroed, data copied, tail
-  // block read or zeroed.
+  blockdev::AlignedBuffer buf;
+  if (staged > 0) buf = buffers_->Get(staged);
+  // Every staged byte is set below: head block read, gap zeroed, data
+  // copied, tail block read or zeroed.
   std::vector<blockdev::IoOp> ops;
   for (size_t i = 0; i < pieces.size(); ++i) {
     const SlotWrite& p = pieces[i];
     const Span& s = spans[i];
+    if (s.direct) continue;
     uint8_t* base = buf.data() + s.off;
     const uint64_t r0 = std::min(p.begin, p.valid);
     const bool head = s.a0 < r0;  // [a0, r0) is existing data
@@ -394,23 +402,30 @@ Status Filesystem::WriteIo(InodeNo ino, std::vector<SlotWrite>& pieces) {
   for (size_t i = 0; i < pieces.size(); ++i) {
     SlotWrite& p = pieces[i];
     const Span& s = spans[i];
-    uint8_t* base = buf.data() + s.off;
-    if (p.begin > p.valid) std::memset(base + (p.valid - s.a0), 0, p.begin - p.valid);
-    uint8_t* dst = base + (p.begin - s.a0);
-    if (p.hasher != nullptr) {
-      // The slot's hash follows its bytes: the gap's zeros, then the data,
-      // hashed piece by piece right after each is copied (still in cache).
-      p.hasher->UpdateZeros(p.begin - p.valid);
-      for (uint64_t done = 0, n = p.end - p.begin; done < n;) {
-        const uint64_t k = std::min<uint64_t>(kHashPiece, n - done);
-        std::memcpy(dst + done, p.src + done, k);
-        p.hasher->Update(dst + done, k);
-        done += k;
-      }
+    const uint64_t n = p.end - p.begin;
+    uint8_t* base;
+    if (s.direct) {
+      base = const_cast<uint8_t*>(p.src);  // the device only reads it
+      if (p.hasher != nullptr) p.hasher->Update(p.src, n);
     } else {
-      std::memcpy(dst, p.src, p.end - p.begin);
+      base = buf.data() + s.off;
+      if (p.begin > p.valid) std::memset(base + (p.valid - s.a0), 0, p.begin - p.valid);
+      uint8_t* dst = base + (p.begin - s.a0);
+      if (p.hasher != nullptr) {
+        // The slot's hash follows its bytes: the gap's zeros, then the data,
+        // hashed piece by piece right after each is copied (still in cache).
+        p.hasher->UpdateZeros(p.begin - p.valid);
+        for (uint64_t done = 0; done < n;) {
+          const uint64_t k = std::min<uint64_t>(kHashPiece, n - done);
+          std::memcpy(dst + done, p.src + done, k);
+          p.hasher->Update(dst + done, k);
+          done += k;
+        }
+      } else {
+        std::memcpy(dst, p.src, n);
+      }
+      if (p.end >= p.valid) std::memset(base + (p.end - s.a0), 0, s.a1 - p.end);
     }
-    if (p.end >= p.valid) std::memset(base + (p.end - s.a0), 0, s.a1 - p.end);
     blockdev::AppendCoalesced(
         ops, {blockdev::IoOp::Kind::kWrite, SlotByte(p.phys, s.a0), base, s.a1 - s.a0});
   }
