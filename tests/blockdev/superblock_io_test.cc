@@ -7,7 +7,7 @@
 #include <cerrno>
 
 #include "blockdev/aligned_buffer.h"
-#include "blockdev/fault_device.h"
+#include "testing/fault_device.h"
 
 namespace slotfs::blockdev {
 namespace {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "blockdev/device.h"
-#include "blockdev/fault_device.h"
+#include "testing/fault_device.h"
 #include "blockdev/format.h"
 #include "blockdev/superblock_io.h"
 #include "core/filesystem.h"

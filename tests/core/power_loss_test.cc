@@ -34,9 +34,9 @@
 #include <thread>
 #include <vector>
 
-#include "blockdev/volatile_cache_device.h"
+#include "testing/volatile_cache_device.h"
 #include "common/log.h"
-#include "meta/power_loss_vfs.h"
+#include "testing/power_loss_vfs.h"
 #include "tests/core/fs_fixture.h"
 
 namespace slotfs::core::testing {

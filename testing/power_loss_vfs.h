@@ -47,7 +47,7 @@
 
 #include <cstdint>
 
-#include "blockdev/volatile_cache_device.h"
+#include "testing/volatile_cache_device.h"
 #include "common/status.h"
 
 namespace slotfs::meta {

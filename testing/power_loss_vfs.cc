@@ -5,7 +5,7 @@
 // which every call is passed on to. The overlay lives in a FileState keyed
 // by the file's full path and owned by the global table, so every handle on
 // a path sees the same unsynced bytes.
-#include "meta/power_loss_vfs.h"
+#include "testing/power_loss_vfs.h"
 
 #include <fcntl.h>
 #include <sqlite3.h>

@@ -1,6 +1,6 @@
 // VolatileCacheDevice: writes go to a per-block cache; Flush() writes it
 // through; PowerCut() loses it (or part of it) and turns the device off.
-#include "blockdev/volatile_cache_device.h"
+#include "testing/volatile_cache_device.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,6 +1,6 @@
 // Tests for FaultInjectingDevice: armed faults fail exactly the ops they
 // cover with EIO, never reach the inner device, and leave other ops alone.
-#include "blockdev/fault_device.h"
+#include "testing/fault_device.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // FaultInjectingDevice: decides per op whether to fail it, passes the rest
 // to the wrapped device.
-#include "blockdev/fault_device.h"
+#include "testing/fault_device.h"
 
 #include <cerrno>
 #include <utility>
