@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
@@ -139,9 +140,11 @@ void Filesystem::Start() {
   if (committer_.joinable() || shut_down_) return;
   stop_ = false;
   committer_ = std::thread([this] { CommitterLoop(); });
+  pthread_setname_np(committer_.native_handle(), "slotfs-commit");
   std::lock_guard drop(drop_mu_);
   evict_stop_ = false;
   evictor_ = std::thread([this] { EvictorLoop(); });
+  pthread_setname_np(evictor_.native_handle(), "slotfs-evict");
 }
 
 Status Filesystem::Shutdown() {
