@@ -345,6 +345,10 @@ Status Filesystem::CopySlotLocked(ActiveInode& inode, uint64_t lslot,
   inode.freed.push_back(SlotId(ref.phys));
   ref = SlotRef{fresh->value, keep, true};
   ref.hasher = std::move(hasher);
+  // The map changed even if the operation that asked for the copy fails
+  // next: the copy must commit (and the old slot be released) like any
+  // change, or both slots would stay allocated once the inode is dropped.
+  inode.gen.fetch_add(1);
   return Status::Ok();
 }
 

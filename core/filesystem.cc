@@ -20,6 +20,15 @@
 namespace slotfs::core {
 namespace {
 
+// The allocator's stride in slots: CoreConfig::kAllocStrideBytes of room
+// per new file (at least config.alloc_stride slots), but at most a
+// sixteenth of the device, so that a small device still spreads new files
+// instead of packing each one at the first free slot.
+uint64_t AllocStride(const CoreConfig& config, const blockdev::Superblock& sb) {
+  const uint64_t want = std::max(config.alloc_stride, CoreConfig::kAllocStrideBytes / sb.slot_size);
+  return std::max<uint64_t>(1, std::min(want, std::max(config.alloc_stride, sb.slot_count / 16)));
+}
+
 auto Log() {
   static auto logger = ModuleLogger("core");
   return logger;
@@ -93,7 +102,7 @@ Filesystem::Filesystem(std::unique_ptr<blockdev::Device> device,
           std::max<uint64_t>(2, kIdleBufferBytes / PoolBufferSize(sb.slot_size)))),
       store_(std::move(store)),
       allocator_(sb.slot_count,
-                 std::max(config.alloc_stride, CoreConfig::kAllocStrideBytes / sb.slot_size)) {
+                 AllocStride(config, sb)) {
   uint64_t capacity = sb.slot_count * sb.slot_size;
   max_file_size_ = config.max_file_size == 0
                        ? capacity
