@@ -55,7 +55,7 @@ Status Filesystem::FreezeLocked(ActiveInode& inode) {
   if (inode.retired || gen == inode.committed_gen.load()) return Status::Ok();
   if (inode.frozen && inode.frozen->gen == gen) return Status::Ok();
   SLOTFS_ASSIGN_OR_RETURN(meta::FileCommit fc, SnapshotLocked(inode));
-  inode.frozen = ActiveInode::Frozen{std::move(fc), gen, inode.freed.size()};
+  inode.frozen = ActiveInode::Frozen{std::move(fc), gen, inode.freed_end()};
   return Status::Ok();
 }
 
@@ -75,7 +75,7 @@ Status Filesystem::CommitBatch(
   struct Snap {
     std::shared_ptr<ActiveInode> inode;
     uint64_t gen;
-    size_t freed;
+    uint64_t freed_end;
   };
   std::vector<Snap> snaps;
   std::vector<meta::FileCommit> commits;
@@ -101,7 +101,7 @@ Status Filesystem::CommitBatch(
       inode->frozen->commit.mtime_ns = inode->row.mtime_ns;
       inode->frozen->commit.ctime_ns = inode->row.ctime_ns;
     }
-    snaps.push_back({inode, inode->frozen->gen, inode->frozen->freed});
+    snaps.push_back({inode, inode->frozen->gen, inode->frozen->freed_end});
     commits.push_back(std::move(inode->frozen->commit));
     frozen_taken.push_back(*inode->frozen);
     inode->frozen.reset();
@@ -142,9 +142,14 @@ Status Filesystem::CommitBatch(
   for (Snap& s : snaps) {
     std::unique_lock lock(s.inode->mu);
     if (s.inode->retired) continue;  // retirement gave back every slot
-    size_t n = std::min(s.freed, s.inode->freed.size());
-    allocator_.Free({s.inode->freed.data(), n}, durable);
-    s.inode->freed.erase(s.inode->freed.begin(), s.inode->freed.begin() + static_cast<long>(n));
+    // Exactly the slots replaced before this version was frozen: a newer
+    // version frozen meanwhile still points at the ones replaced after.
+    ActiveInode& in = *s.inode;
+    const uint64_t upto = std::min(s.freed_end, in.freed_end());
+    const size_t n = upto > in.freed_released ? static_cast<size_t>(upto - in.freed_released) : 0;
+    allocator_.Free({in.freed.data(), n}, durable);
+    in.freed.erase(in.freed.begin(), in.freed.begin() + static_cast<long>(n));
+    in.freed_released += n;
     uint64_t prev = s.inode->committed_gen.load();
     if (s.gen > prev) s.inode->committed_gen.store(s.gen);
     // The commit cleared the journal entry; a change made since the

@@ -418,6 +418,7 @@ void Filesystem::RetireLocked(ActiveInode& inode) {
   }
   committed.insert(committed.end(), inode.freed.begin(), inode.freed.end());
   inode.map.clear();
+  inode.freed_released += inode.freed.size();
   inode.freed.clear();
   allocator_.FreeNow(dirty);
   allocator_.Free(committed, store_->last_seq());

@@ -31,9 +31,14 @@ struct ActiveInode {
   // --- guarded by mu ---
   meta::InodeRow row;          // attributes; row.size is the logical size
   SlotMap map;
-  // Committed slots replaced since the last commit; released (quarantined)
-  // once a commit that no longer points at them is durable.
+  // Committed slots replaced since the last commit, oldest first; released
+  // (quarantined) once a commit that no longer points at them is durable.
+  // Positions are counted from the inode's first replaced slot:
+  // freed[0] is position freed_released, so a position stays valid when
+  // older entries are released.
   std::vector<SlotId> freed;
+  uint64_t freed_released = 0;
+  uint64_t freed_end() const { return freed_released + freed.size(); }
   // Unlinked and closed: every slot has been given back. Nothing may use
   // this inode any more.
   bool retired = false;
@@ -45,7 +50,9 @@ struct ActiveInode {
   struct Frozen {
     meta::FileCommit commit;
     uint64_t gen = 0;
-    size_t freed = 0;  // entries of `freed` that this commit lets go
+    // This commit lets go of the replaced slots before this position
+    // (freed_end() when frozen): the ones its version no longer uses.
+    uint64_t freed_end = 0;
   };
   std::optional<Frozen> frozen;
   // Writes whose device I/O runs with mu released. Anything that changes

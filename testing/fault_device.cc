@@ -98,7 +98,18 @@ Status FaultInjectingDevice::RunImpl(std::span<const IoOp> ops) {
   return injected.ok() ? st : injected;
 }
 
+void FaultInjectingDevice::OnNextFlush(std::function<void()> hook) {
+  std::lock_guard lock(mu_);
+  flush_hook_ = std::move(hook);
+}
+
 Status FaultInjectingDevice::FlushImpl() {
+  std::function<void()> hook;
+  {
+    std::lock_guard lock(mu_);
+    hook.swap(flush_hook_);
+  }
+  if (hook) hook();
   {
     std::lock_guard lock(mu_);
     if (flush_faults_ > 0) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,6 +39,10 @@ class FaultInjectingDevice final : public Device {
   void FailAfterNWrites(uint64_t n);
   // Disarms every fault.
   void ClearFaults();
+  // Runs `hook` once, at the start of the next Flush(), on the flushing
+  // thread and with no lock of this device held: lets a test act at the
+  // exact moment a group commit flushes.
+  void OnNextFlush(std::function<void()> hook);
 
   // Ops and flushes failed by injection so far.
   uint64_t injected_failures() const;
@@ -64,6 +69,7 @@ class FaultInjectingDevice final : public Device {
   bool write_budget_armed_ = false;
   uint64_t write_budget_ = 0;
   uint64_t injected_ = 0;
+  std::function<void()> flush_hook_;
 };
 
 }  // namespace slotfs::blockdev
