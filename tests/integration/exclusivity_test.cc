@@ -322,7 +322,7 @@ TEST_F(ExclusivityTest, RepairRacingAMountNeverEditsALiveFilesystem) {
   const std::string m1 = Dir("m1");
   std::vector<ProcResult> rs = RunConcurrently({
       {SlotfsBin(), "mount", image_, m1},
-      {SlotfsBin(), "check", "--scrub", "--repair", "--db", db_, clone4},
+      {SlotfsBin(), "check", "--scrub", "--repair", "--db", db_, clone},
   });
   const ProcResult& mount = rs[0];
   const ProcResult& check = rs[1];
