@@ -2,6 +2,10 @@
 // signatures at the start of a device, so format refuses to destroy them.
 #include "blockdev/probe.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string_view>
@@ -137,6 +141,31 @@ Result<std::string> ProbeExistingData(Device& device) {
     return std::string("unrecognised data in the first 64 KiB");
   }
   return std::string();
+}
+
+Result<std::string> ProbeFileHead(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return Status::FromErrno(errno, "cannot read " + path);
+  struct stat st;
+  std::string head(kZeroCheckSize, '\0');
+  size_t got = 0;
+  int err = 0;
+  if (::fstat(fd, &st) != 0) {
+    err = errno;
+  } else {
+    while (got < head.size()) {
+      ssize_t n = ::pread(fd, head.data() + got, head.size() - got, static_cast<off_t>(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) err = errno;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+  }
+  ::close(fd);
+  if (err != 0) return Status::FromErrno(err, "cannot read " + path);
+  const Bytes b(reinterpret_cast<const uint8_t*>(head.data()), got);
+  if (!b.AnyNonZero(got)) return std::string();
+  return std::to_string(st.st_size) + " bytes of data";
 }
 
 }  // namespace slotfs::blockdev

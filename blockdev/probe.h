@@ -17,4 +17,10 @@ namespace slotfs::blockdev {
 // errors of those reads.
 Result<std::string> ProbeExistingData(Device& device);
 
+// For an existing regular file, before it is opened as a device: "" when its
+// first 64 KiB (all of it, if shorter) are zero; otherwise "N bytes of
+// data", so even a file shorter than one I/O block (which a Device cannot
+// read) is never formatted over without --force. Reads with plain read(2).
+Result<std::string> ProbeFileHead(const std::string& path);
+
 }  // namespace slotfs::blockdev

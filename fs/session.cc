@@ -30,7 +30,45 @@ std::string EscapeOption(const std::string& v) {
   return out;
 }
 
+// The -o string handed to libfuse for `options`.
+std::string FuseOptionString(const SessionOptions& options) {
+  std::string opts = "default_permissions,subtype=slotfs,fsname=" +
+                     EscapeOption(options.fsname);
+  for (const std::string& o : options.fuse_options) {
+    if (o == "no_default_permissions") continue;
+    opts += "," + o;
+  }
+  if (std::find(options.fuse_options.begin(), options.fuse_options.end(),
+                "no_default_permissions") != options.fuse_options.end()) {
+    opts.erase(0, std::string("default_permissions,").size());
+  }
+  return opts;
+}
+
+// fuse_session_new on `options`' -o string: parses (and on failure prints
+// why to stderr) without mounting anything. Null on a bad option.
+fuse_session* NewFuseSession(const SessionOptions& options, const fuse_lowlevel_ops* ops,
+                             void* userdata) {
+  std::vector<std::string> argv_store = {"slotfs", "-o", FuseOptionString(options)};
+  std::vector<char*> argv;
+  for (std::string& a : argv_store) argv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  fuse_session* se = fuse_session_new(&args, ops, sizeof(fuse_lowlevel_ops), userdata);
+  fuse_opt_free_args(&args);  // libfuse may have copied them; ours stay
+  return se;
+}
+
 }  // namespace
+
+Status ValidateFuseOptions(const SessionOptions& options) {
+  static const fuse_lowlevel_ops kNoOps{};
+  fuse_session* se = NewFuseSession(options, &kNoOps, nullptr);
+  if (!se) {
+    return Status::Error(EINVAL, "bad -o option for FUSE (libfuse says which above)");
+  }
+  fuse_session_destroy(se);
+  return Status::Ok();
+}
 
 struct Session::Context {
   OpsContext ops;
@@ -47,23 +85,7 @@ Result<std::unique_ptr<Session>> Session::Mount(core::Filesystem* fs,
   s->ctx_->ops.device = options.fsname;
   s->ctx_->ops.mountpoint = options.mountpoint;
 
-  std::string opts = "default_permissions,subtype=slotfs,fsname=" +
-                     EscapeOption(options.fsname);
-  for (const std::string& o : options.fuse_options) {
-    if (o == "no_default_permissions") continue;
-    opts += "," + o;
-  }
-  if (std::find(options.fuse_options.begin(), options.fuse_options.end(),
-                "no_default_permissions") != options.fuse_options.end()) {
-    opts.erase(0, std::string("default_permissions,").size());
-  }
-  std::vector<std::string> argv_store = {"slotfs", "-o", opts};
-  std::vector<char*> argv;
-  for (std::string& a : argv_store) argv.push_back(a.data());
-  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
-  s->se_ = fuse_session_new(&args, &SlotfsOps(), sizeof(fuse_lowlevel_ops),
-                            &s->ctx_->ops);
-  fuse_opt_free_args(&args);  // libfuse may have copied them; ours stay
+  s->se_ = NewFuseSession(options, &SlotfsOps(), &s->ctx_->ops);
   if (!s->se_) {
     return Status::Error(EINVAL, "cannot create the FUSE session (bad -o option? "
                                  "libfuse says why above)");

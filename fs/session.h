@@ -27,6 +27,11 @@ struct SessionOptions {
   double entry_timeout = 1.0;  // seconds
 };
 
+// Checks the FUSE options of `options` the way Mount will parse them,
+// without mounting: EINVAL (libfuse prints which option to stderr) for one
+// libfuse does not know. For a usage check before anything is opened.
+Status ValidateFuseOptions(const SessionOptions& options);
+
 class Session {
  public:
   // Creates the session and mounts it. EINVAL for bad FUSE options, EIO

@@ -1,6 +1,7 @@
 // meta::Store implementation: schema, statements, transactions.
 #include "meta/store.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -139,7 +140,12 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path,
                                              bool overwrite,
                                              const std::string& vfs) {
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0) {
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (S_ISLNK(st.st_mode)) {
+      return Status::Error(ELOOP, "database " + path +
+                                      " is a symbolic link; slotfs does not follow links "
+                                      "at the database path (give the real path)");
+    }
     if (!overwrite) {
       return Status::Error(EEXIST, "database " + path +
                                        " already exists (use --force to "
@@ -154,6 +160,15 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path,
       }
     }
   }
+  // The file is made here, not by SQLite: never through a link someone else
+  // placed (O_EXCL|O_NOFOLLOW), and private whatever the umask (SQLite
+  // gives the -wal and -shm files the database's mode).
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::FromErrno(errno, "cannot create database " + path);
+  const int mode_rc = ::fchmod(fd, 0600);
+  const int mode_err = errno;
+  ::close(fd);  // no SQLite lock exists yet for this close to drop
+  if (mode_rc != 0) return Status::FromErrno(mode_err, "chmod database " + path);
   auto store = std::unique_ptr<Store>(new Store());
   store->path_ = path;
   SLOTFS_ASSIGN_OR_RETURN(

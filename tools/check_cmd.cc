@@ -6,6 +6,7 @@
 #include <set>
 
 #include "blockdev/superblock_io.h"
+#include "meta/claim.h"
 #include "tools/check.h"
 #include "tools/cli_util.h"
 #include "tools/commands.h"
@@ -197,10 +198,11 @@ int RunCheck(const CheckArgs& a) {
     return kCheckOperational;
   }
   blockdev::Device& device = *dev.value();
+  const SuperblockCopies copies = ReadSuperblockCopies(device);
   if (!a.db.empty()) {
     o.database = AbsolutePath(a.db);
   } else {
-    const SuperblockCopies c = ReadSuperblockCopies(device);
+    const SuperblockCopies& c = copies;
     if (!c.ok[0] && !c.ok[1] && device.is_block_device()) {
       PrintError(o.device + ": both superblock copies are damaged (copy 0: " + c.error[0] +
                  "; copy 1: " + c.error[1] +
@@ -210,6 +212,20 @@ int RunCheck(const CheckArgs& a) {
     const blockdev::Uuid uuid = c.ok[0] ? c.sb[0].uuid : c.sb[1].uuid;
     o.database = DefaultDbPath(o.device, device.is_block_device(), uuid);
   }
+  // Nobody else may use the database or the filesystem (through any copy
+  // of the device) while it is checked: a mount would change it under the
+  // check, and a repair would change it under the mount.
+  const meta::ClaimHolder holder{a.repair ? "check --repair" : "check", o.device, ""};
+  auto refused = [&](const Status& st) {
+    PrintError(st.message() + "; unmount it (or stop that process) before checking");
+    return kCheckOperational;
+  };
+  meta::FileLock db_lock;
+  if (auto lock = meta::LockDatabase(o.database, {}); lock.ok()) {
+    db_lock = std::move(lock.value());
+  } else if (lock.status().code() != ENOENT) {
+    return refused(lock.status());
+  }  // a missing database: Checker::Open says what to do
   auto checker = meta::Checker::Open(o.database, a.repair);
   if (!checker.ok()) {
     PrintError(checker.status().message() +
@@ -217,6 +233,18 @@ int RunCheck(const CheckArgs& a) {
     return kCheckOperational;
   }
   meta::Checker& db = *checker.value();
+  std::optional<blockdev::Uuid> uuid;
+  if (copies.ok[0] || copies.ok[1]) {
+    uuid = copies.ok[0] ? copies.sb[0].uuid : copies.sb[1].uuid;
+  } else if (auto recorded = db.RecordedSuperblock(device.size()); recorded.ok()) {
+    uuid = recorded->uuid;
+  }
+  meta::FileLock identity_lock;
+  if (uuid) {
+    auto lock = meta::LockIdentity(*uuid, holder, {});
+    if (!lock.ok()) return refused(lock.status());
+    identity_lock = std::move(lock.value());
+  }
 
   DeviceVerdict v = CheckDevice(device, db, o.findings);
   bool db_usable = false;

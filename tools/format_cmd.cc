@@ -7,9 +7,12 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "blockdev/aligned_buffer.h"
 #include "blockdev/probe.h"
+#include "blockdev/superblock_io.h"
+#include "meta/claim.h"
 #include "tools/cli_util.h"
 #include "tools/commands.h"
 
@@ -24,7 +27,10 @@ struct FormatArgs {
   bool force = false;
 };
 
-Status PrepareImage(const FormatArgs& a, std::optional<uint64_t> size) {
+// Makes sure `a.device` may be formatted: creates a missing image file
+// (*created = true), refuses an existing regular file that holds data
+// unless --force (ProbeFileHead: even one shorter than an I/O block).
+Status PrepareImage(const FormatArgs& a, std::optional<uint64_t> size, bool* created) {
   struct stat st;
   bool exists = ::stat(a.device.c_str(), &st) == 0;
   if (!exists) {
@@ -33,6 +39,7 @@ Status PrepareImage(const FormatArgs& a, std::optional<uint64_t> size) {
     }
     int fd = ::open(a.device.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return Status::FromErrno(errno, "cannot create " + a.device);
+    *created = true;
     int rc = ::ftruncate(fd, static_cast<off_t>(*size));
     int err = errno;
     ::close(fd);
@@ -46,8 +53,35 @@ Status PrepareImage(const FormatArgs& a, std::optional<uint64_t> size) {
   if (!S_ISREG(st.st_mode)) {
     return Status::Error(ENODEV, a.device + " is neither a block device nor a regular file");
   }
+  // The device probe (ProbeExistingData) names what a larger file holds;
+  // it reads whole I/O blocks only, so a shorter file is checked here.
+  if (!a.force && AlignDown(static_cast<uint64_t>(st.st_size), kIoAlign) < 64 * 1024) {
+    SLOTFS_ASSIGN_OR_RETURN(std::string held, blockdev::ProbeFileHead(a.device));
+    if (!held.empty()) {
+      return Status::Error(EEXIST, a.device + " already holds " + held +
+                                       "; refusing to format it (use --force to overwrite)");
+    }
+  }
   return Status::Ok();
 }
+
+// Removes, on destruction, the image file format created unless Keep() was
+// called: a failed format leaves behind nothing it made, and never removes
+// what was there before.
+class CreatedFile {
+ public:
+  explicit CreatedFile(std::string path) : path_(std::move(path)) {}
+  ~CreatedFile() {
+    if (created_ && !keep_) ::unlink(path_.c_str());
+  }
+  bool* created() { return &created_; }
+  void Keep() { keep_ = true; }
+
+ private:
+  std::string path_;
+  bool created_ = false;
+  bool keep_ = false;
+};
 
 int RunFormat(const FormatArgs& a) {
   std::optional<uint64_t> size;
@@ -64,10 +98,23 @@ int RunFormat(const FormatArgs& a) {
     PrintError("--slot-size: " + slot_size.status().message());
     return kExitUsage;
   }
+  if (size) {
+    // Too small for one slot: say so before creating anything.
+    auto geo = blockdev::PlanGeometry(AlignDown(*size, kIoAlign), slot_size.value());
+    if (!geo.ok()) {
+      const uint64_t need = std::max<uint64_t>(blockdev::kHeaderRegionSize, slot_size.value()) +
+                            slot_size.value();
+      PrintError("--size " + a.size + " is too small: with " + FormatSize(slot_size.value()) +
+                 " slots the smallest filesystem is " + std::to_string(need) + " bytes (" +
+                 FormatSize(need) + ": the header and one slot)");
+      return kExitUsage;
+    }
+  }
   std::string device_path = AbsolutePath(a.device);
   FormatArgs args = a;
   args.device = device_path;
-  Status st = PrepareImage(args, size);
+  CreatedFile image(device_path);
+  Status st = PrepareImage(args, size, image.created());
   if (!st.ok()) {
     PrintError(st.message());
     return st.code() == EINVAL ? kExitUsage : kExitFailure;
@@ -88,6 +135,20 @@ int RunFormat(const FormatArgs& a) {
     PrintError(device_path + " already holds " + found.value() +
                "; refusing to format it (use --force to overwrite)");
     return kExitFailure;
+  }
+  // Nobody may be using what this format replaces: the filesystem now on
+  // the device (or any copy of it, by UUID) and the database it will
+  // overwrite. --force does not override a running process's claim.
+  const meta::ClaimHolder holder{"format", device_path, ""};
+  const char* kForceNote = "; --force does not override a filesystem in use";
+  std::vector<meta::FileLock> claims;
+  if (auto old_sb = blockdev::ReadSuperblocks(device); old_sb.ok()) {
+    auto lock = meta::LockIdentity(old_sb->sb.uuid, holder, {});
+    if (!lock.ok()) {
+      PrintError(lock.status().message() + (lock.status().code() == EBUSY ? kForceNote : ""));
+      return kExitFailure;
+    }
+    claims.push_back(std::move(lock.value()));
   }
   // Resize an existing image only once we know it may be overwritten.
   if (size && !device.is_block_device() && device.size() != AlignDown(*size, kIoAlign)) {
@@ -117,6 +178,21 @@ int RunFormat(const FormatArgs& a) {
 
   std::string db = a.db.empty() ? DefaultDbPath(device_path, d.is_block_device(), sb.uuid)
                                 : AbsolutePath(a.db);
+  struct stat db_st;
+  if (a.force && ::lstat(db.c_str(), &db_st) == 0) {
+    auto lock = meta::LockDatabase(db, {});
+    if (!lock.ok()) {
+      PrintError(lock.status().message() + (lock.status().code() == EBUSY ? kForceNote : ""));
+      return kExitFailure;
+    }
+    claims.push_back(std::move(lock.value()));
+  }
+  auto identity = meta::LockIdentity(sb.uuid, holder, {});
+  if (!identity.ok()) {
+    PrintError(identity.status().message());
+    return kExitFailure;
+  }
+  claims.push_back(std::move(identity.value()));
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(db).parent_path(), ec);
   auto store = meta::Store::Create(db, sb, ::getuid(), ::getgid(), a.force);
@@ -140,6 +216,7 @@ int RunFormat(const FormatArgs& a) {
               static_cast<unsigned long long>(sb.slot_count),
               FormatSize(sb.slot_size).c_str(),
               FormatSize(sb.slot_count * sb.slot_size).c_str(), db.c_str());
+  image.Keep();
   return kExitOk;
 }
 

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "core/filesystem.h"
 #include "fs/session.h"
+#include "meta/claim.h"
 #include "tools/cli_util.h"
 #include "tools/commands.h"
 #include "tools/mount_config.h"
@@ -163,6 +164,21 @@ int RunMount(MountArgs args) {
   }
   std::string device_path = AbsolutePath(args.device);
   std::string mountpoint = AbsolutePath(args.mountpoint);
+  fs::SessionOptions so;
+  so.mountpoint = mountpoint;
+  so.fsname = device_path;
+  so.fuse_options = fuse_opts;
+  so.max_threads = static_cast<unsigned>(a.threads);
+  so.read_ahead_kb = static_cast<unsigned>(a.read_ahead_kb);
+  so.attr_timeout = a.cache_timeout;
+  so.entry_timeout = a.cache_timeout;
+  // An -o option libfuse does not know is a bad command line: say so now,
+  // before forking or opening anything.
+  st = fs::ValidateFuseOptions(so);
+  if (!st.ok()) {
+    PrintError(st.message());
+    return kExitUsage;
+  }
   // A FUSE mount whose daemon died (kill -9, crash) answers every request
   // with ENOTCONN (ECONNABORTED while the kernel is still tearing the
   // connection down, or after an abort through /sys/fs/fuse/connections);
@@ -237,6 +253,38 @@ int RunMount(MountArgs args) {
           device_path, c, od.superblocks.copy_error[c].message());
     }
   }
+  // The filesystem is this process's alone — whatever path, copy or clone
+  // another claimant comes through — until it exits; the kernel releases
+  // the claim even after kill -9. Taken after the fork, by the daemon that
+  // serves; like the device's, a claim a killed daemon still holds is
+  // waited out.
+  meta::ClaimOptions copt;
+  copt.wait = dopt.busy_wait;
+  auto claim = meta::ClaimFilesystem(od.db_path, od.superblocks.sb.uuid,
+                                     {"mount", device_path, mountpoint}, copt);
+  if (!claim.ok()) {
+    std::string msg = claim.status().message();
+    if (claim.status().code() == ENOENT) {
+      msg = "database " + od.db_path + " not found for " + device_path + " (uuid " +
+            blockdev::UuidToString(od.superblocks.sb.uuid) + "); pass --db with its path";
+    } else if (claim.status().code() == EBUSY) {
+      msg = "cannot mount " + device_path + ": " + msg;
+    }
+    PrintError(msg);
+    return kExitFailure;
+  }
+  struct stat dst;
+  if (::stat(device_path.c_str(), &dst) == 0) {
+    auto narrowed = meta::RestrictDatabaseMode(od.db_path, dst.st_mode);
+    if (!narrowed.ok()) {
+      ModuleLogger("tools")->warn("cannot narrow the permissions of {}: {}", od.db_path,
+                                  narrowed.status().message());
+    } else if (narrowed.value() > 0) {
+      ModuleLogger("tools")->warn(
+          "{}: database files were readable by users the device is not; narrowed them",
+          od.db_path);
+    }
+  }
   meta::StoreOptions sopt;
   sopt.cache_kib = a.db_cache_mb * 1024;
   auto store = meta::Store::Open(od.db_path, od.superblocks.sb, sopt);
@@ -256,14 +304,6 @@ int RunMount(MountArgs args) {
     PrintError(fs.status().message());
     return kExitFailure;
   }
-  fs::SessionOptions so;
-  so.mountpoint = mountpoint;
-  so.fsname = device_path;
-  so.fuse_options = fuse_opts;
-  so.max_threads = static_cast<unsigned>(a.threads);
-  so.read_ahead_kb = static_cast<unsigned>(a.read_ahead_kb);
-  so.attr_timeout = a.cache_timeout;
-  so.entry_timeout = a.cache_timeout;
   auto session = fs::Session::Mount(fs.value().get(), so);
   if (!session.ok()) {
     PrintError(session.status().message());

@@ -2,6 +2,7 @@
 #include "tools/mount_config.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -93,14 +94,28 @@ Status ParseMountConfig(std::string_view text, const std::string& source,
 }
 
 Status LoadMountConfig(const std::string& path, bool must_exist, MountSettings& settings) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO at the path must not hang the open; the type check
+  // below refuses it.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     if (errno == ENOENT && !must_exist) return Status::Ok();
     return Status::FromErrno(errno, "configuration file " + path);
   }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::FromErrno(err, "configuration file " + path);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::Error(EINVAL, "configuration file " + path + " is not a regular file");
+  }
+  // Read at most one byte past the limit: a file that grows while read
+  // is refused too.
   std::string text;
   char buf[4096];
-  for (;;) {
+  while (text.size() <= kMaxConfigBytes) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
@@ -112,6 +127,10 @@ Status LoadMountConfig(const std::string& path, bool must_exist, MountSettings& 
     text.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
+  if (text.size() > kMaxConfigBytes) {
+    return Status::Error(EFBIG, "configuration file " + path + " is larger than " +
+                                    std::to_string(kMaxConfigBytes) + " bytes");
+  }
   return ParseMountConfig(text, path, settings);
 }
 

@@ -31,10 +31,15 @@ inline constexpr char kDefaultConfigPath[] = "/etc/slotfs/slotfs.toml";
 Status ParseMountConfig(std::string_view text, const std::string& source,
                         MountSettings& settings);
 
+// A configuration file larger than this is refused.
+inline constexpr size_t kMaxConfigBytes = 1024 * 1024;
+
 // Reads the file at `path` and parses it as ParseMountConfig. A file that
 // does not exist is no error when `must_exist` is false (the default path:
 // nothing is read); otherwise ENOENT "configuration file PATH: ...". Other
-// read errors (EACCES, EISDIR) are always errors.
+// read errors (EACCES) are always errors; so are a path that is not a
+// regular file (EINVAL: a directory, /dev/zero, a FIFO) and a file larger
+// than kMaxConfigBytes (EFBIG).
 Status LoadMountConfig(const std::string& path, bool must_exist, MountSettings& settings);
 
 }  // namespace slotfs::tools

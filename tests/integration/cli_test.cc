@@ -290,5 +290,78 @@ TEST_F(CliTest, InfoOnAFileThatIsNotSlotfsFails) {
   ExpectRuntimeError(RunSlotfs({"info", T("missing.img")}));
 }
 
+TEST_F(CliTest, FormatRefusesAShortFileHoldingDataUnlessForced) {
+  const std::string img = T("f.img");
+  ASSERT_TRUE(WriteFile(img, "precious\n"));
+  ExpectRuntimeError(RunSlotfs({"format", img, "--size", "256M"}), "--force");
+  std::string content;
+  ASSERT_TRUE(ReadFile(img, &content));
+  EXPECT_EQ("precious\n", content) << "a refused format changed the file";
+  EXPECT_FALSE(Exists(img + ".db"));
+  ProcResult forced = RunSlotfs({"format", img, "--size", "256M", "--force"});
+  EXPECT_EQ(0, forced.exit_code) << forced.Describe();
+}
+
+TEST_F(CliTest, FormatRefusesASymlinkAtTheDatabasePath) {
+  const std::string target = T("chosen-by-someone-else.db");
+  ASSERT_EQ(0, symlink(target.c_str(), T("link.db").c_str()));
+  for (bool force : {false, true}) {
+    std::vector<std::string> args = {"format", T("g.img"), "--size", "256M", "--db", T("link.db")};
+    if (force) args.push_back("--force");
+    ExpectRuntimeError(RunSlotfs(args), "symbolic link");
+    EXPECT_FALSE(Exists(target)) << "a file was created through the link";
+    EXPECT_FALSE(Exists(T("g.img"))) << "the failed format left the image it created";
+  }
+}
+
+TEST_F(CliTest, FailedFormatKeepsAFileThatWasThereBefore) {
+  const std::string img = T("kept.img");
+  ASSERT_TRUE(WriteFile(img, ""));
+  ASSERT_EQ(0, truncate(img.c_str(), 64 * kMiB));
+  ASSERT_TRUE(WriteFile(T("taken.db"), "not a database"));
+  ExpectRuntimeError(RunSlotfs({"format", img, "--db", T("taken.db")}), "--force");
+  EXPECT_TRUE(Exists(img)) << "a failed format removed a file it did not create";
+}
+
+TEST_F(CliTest, FormatSizeTooSmallForOneSlotIsAUsageErrorThatCreatesNothing) {
+  ProcResult r = RunSlotfs({"format", "--size", "1", T("h.img")});
+  EXPECT_EQ(2, r.exit_code) << r.Describe();
+  EXPECT_NE(std::string::npos, r.err.find("too small")) << r.Describe();
+  EXPECT_EQ(std::string::npos, r.err.find("0 bytes")) << r.Describe();
+  EXPECT_FALSE(Exists(T("h.img")));
+  EXPECT_FALSE(Exists(T("h.img.db")));
+}
+
+TEST_F(CliTest, ConfigThatIsNotARegularFileIsAUsageErrorAtOnce) {
+  ASSERT_EQ(0, mkdir(T("mnt").c_str(), 0755));
+  ASSERT_EQ(0, mkfifo(T("fifo").c_str(), 0600));
+  for (const std::string& config : {std::string("/dev/zero"), T("fifo"), tmp_->path()}) {
+    ProcResult r = RunSlotfs({"mount", "--config", config, T("img"), T("mnt"), "-f"}, seconds(30));
+    EXPECT_FALSE(r.timed_out) << r.Describe();
+    EXPECT_EQ(2, r.exit_code) << r.Describe();
+    EXPECT_NE(std::string::npos, r.err.find("not a regular file")) << r.Describe();
+  }
+}
+
+TEST_F(CliTest, ConfigLargerThanOneMebibyteIsAUsageError) {
+  ASSERT_EQ(0, mkdir(T("mnt").c_str(), 0755));
+  ASSERT_TRUE(WriteFile(T("big.toml"), "[mount]\n" + std::string(2 * kMiB, '#') + "\n"));
+  ProcResult r = RunSlotfs({"mount", "--config", T("big.toml"), T("img"), T("mnt"), "-f"});
+  EXPECT_EQ(2, r.exit_code) << r.Describe();
+  EXPECT_NE(std::string::npos, r.err.find("larger than")) << r.Describe();
+}
+
+TEST_F(CliTest, UnknownFuseOptionIsAUsageError) {
+  ASSERT_EQ(0, mkdir(T("mnt").c_str(), 0755));
+  ASSERT_EQ(0, RunSlotfs({"format", T("img"), "--size", "64M"}).exit_code);
+  for (bool foreground : {true, false}) {
+    std::vector<std::string> args = {"mount", "-o", "frobnicate=1", T("img"), T("mnt")};
+    if (foreground) args.push_back("-f");
+    ProcResult r = RunSlotfs(args);
+    EXPECT_EQ(2, r.exit_code) << r.Describe();
+    EXPECT_NE(std::string::npos, r.err.find("frobnicate")) << r.Describe();
+  }
+}
+
 }  // namespace
 }  // namespace slotfs::itest
