@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # packaging/quickstart.sh — from a fresh Debian bookworm machine (as root) to
 # a mounted slotfs: installs what is missing, builds the slotfs binary,
-# formats var/slotfs.img (8 GiB, sparse) if it does not exist yet, mounts it
+# formats var/slotfs.img (8 GiB, allocated) if it does not exist yet, mounts it
 # in the background at ${SLOTFS_MOUNT:-/mnt/slotfs} unless it is already
 # mounted, and prints the LMCache configuration to use.
 set -euo pipefail
@@ -30,7 +30,7 @@ mnt=${mnt%/}
 [[ -n $mnt ]] || die "SLOTFS_MOUNT must not be /"
 
 if [[ ! -e $img ]]; then
-  echo "quickstart: formatting $img (8 GiB, sparse)"
+  echo "quickstart: formatting $img (8 GiB, allocated)"
   "$bin" format "$img" --size 8G
 else
   echo "quickstart: using existing $img"

@@ -666,7 +666,7 @@ TEST_F(CrashLoop, KillNineDuringLoad) {
             << " (replay with SLOTFS_CRASH_SEED=" << master_seed << "), " << workers_
             << " workers, " << names_.size() << " names, image " << image_ << "\n";
 
-  ProcResult f = itest::RunSlotfs({"format", image_, "--size", "1G"}, seconds(120));
+  ProcResult f = itest::RunSlotfs({"format", image_, "--size", "1G", "--sparse"}, seconds(120));
   ASSERT_EQ(0, f.exit_code) << f.Describe();
   // The sub-directory must be durable before the first crash: create it,
   // unmount cleanly.

@@ -67,7 +67,7 @@ TEST_F(CliTest, HelpListsEverySubcommand) {
 
 TEST_F(CliTest, EachSubcommandHasHelp) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> subs = {
-      {"format", {"--size", "--slot-size", "--db", "--force"}},
+      {"format", {"--size", "--slot-size", "--db", "--force", "--sparse"}},
       {"mount", {"-f", "-o", "--config", "--db", "--engine", "--log-level", "--commit-interval-ms",
                  "--threads", "--read-ahead-kb", "--evict", "--evict-high", "--evict-low",
                  "--db-cache-mb", "--cache-timeout", "--no-verify", "--allow-other"}},
@@ -156,7 +156,7 @@ TEST_F(CliTest, BadEngineAndLogLevelAreUsageErrors) {
 
 TEST_F(CliTest, FormatCreatesSparseImageWithBinarySizeAndDefaultDb) {
   std::string img = T("slotfs.img");
-  ProcResult r = RunSlotfs({"format", img, "--size", "1G"});
+  ProcResult r = RunSlotfs({"format", img, "--size", "1G", "--sparse"});
   ASSERT_EQ(0, r.exit_code) << r.Describe();
   EXPECT_TRUE(std::regex_search(r.out + r.err, kUuid)) << "format does not print the UUID\n" << r.Describe();
   struct stat st;
@@ -169,6 +169,23 @@ TEST_F(CliTest, FormatCreatesSparseImageWithBinarySizeAndDefaultDb) {
   ASSERT_EQ(0, m.exit_code) << m.Describe();
   ASSERT_EQ(0, stat(T("m.img").c_str(), &st));
   EXPECT_EQ(off_t(64 * kMiB), st.st_size);
+}
+
+TEST_F(CliTest, FormatAllocatesAndWritesANewImageByDefault) {
+  // Written extents: slot writes are overwrites, not allocating writes.
+  std::string img = T("full.img");
+  ProcResult r = RunSlotfs({"format", img, "--size", "64M"});
+  ASSERT_EQ(0, r.exit_code) << r.Describe();
+  struct stat st;
+  ASSERT_EQ(0, stat(img.c_str(), &st));
+  EXPECT_EQ(off_t(64 * kMiB), st.st_size);
+  EXPECT_GE(uint64_t(st.st_blocks) * 512, 64 * kMiB) << "the image's space is not allocated";
+  ProcResult fiemap = RunShell("filefrag -v " + ShellQuote(img));
+  if (fiemap.exit_code == 0) {
+    EXPECT_EQ(std::string::npos, fiemap.out.find("unwritten")) << fiemap.out;
+  }
+  ProcResult check = RunSlotfs({"check", img});
+  EXPECT_EQ(0, check.exit_code) << check.Describe();
 }
 
 TEST_F(CliTest, FormatWithDbOptionPutsDatabaseThere) {
