@@ -34,6 +34,9 @@ Result<meta::FileCommit> Filesystem::SnapshotLocked(ActiveInode& inode) {
     if (!r.mapped()) continue;
     if (r.dirty) {
       uint64_t slot_start = l * slot_size_;
+      // Reserved past EOF (fallocate KEEP_SIZE): not committed; it stays
+      // dirty and goes back when the file leaves the active table.
+      if (slot_start >= fc.size) continue;
       uint64_t need = fc.size > slot_start ? std::min(slot_size_, fc.size - slot_start) : 0;
       SLOTFS_RETURN_IF_ERROR(ZeroTailLocked(inode, l, need));
       SLOTFS_RETURN_IF_ERROR(SealSlotLocked(inode, l, need));
@@ -41,7 +44,7 @@ Result<meta::FileCommit> Filesystem::SnapshotLocked(ActiveInode& inode) {
   }
   for (uint64_t l = 0; l < inode.map.size(); ++l) {
     SlotRef& r = inode.map[l];
-    if (!r.mapped()) continue;
+    if (!r.mapped() || (r.dirty && l * slot_size_ >= fc.size)) continue;
     r.dirty = false;
     if (!fc.extents.empty()) {
       meta::Extent& e = fc.extents.back();
