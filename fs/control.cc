@@ -62,8 +62,10 @@ class JsonObject {
   std::string out_;
 };
 
-// Prometheus text format: a label value escapes \, " and newline.
-std::string LabelValue(std::string_view s) {
+// Prometheus text format: a label value is UTF-8 (repaired like JSON,
+// common/json.h) and escapes \, " and newline.
+std::string LabelValue(std::string_view raw) {
+  const std::string s = Utf8Repair(raw);
   std::string out;
   for (char c : s) {
     if (c == '\\' || c == '"') {
