@@ -32,6 +32,9 @@ Result<meta::FileCommit> Filesystem::SnapshotLocked(ActiveInode& inode) {
   for (uint64_t l = 0; l < inode.map.size(); ++l) {
     SlotRef& r = inode.map[l];
     if (r.mapped() && r.dirty) {
+      // Reserved past EOF (fallocate KEEP_SIZE): not committed; it stays
+      // dirty and goes back when the file leaves the active table.
+      if (l * slot_size_ >= fc.size) continue;
       const uint64_t need = inode.map.Payload(fc.size, l);
       SLOTFS_RETURN_IF_ERROR(ZeroTailLocked(inode, l, need));
       SLOTFS_RETURN_IF_ERROR(SealSlotLocked(inode, l, need));

@@ -198,7 +198,13 @@ Attr Filesystem::AttrFromRow(const meta::InodeRow& row) const {
   Attr a;
   a.ino = row.ino;
   a.mode = row.mode;
-  a.nlink = IsDir(row.mode) ? 2 : 1;
+  a.nlink = 1;
+  if (IsDir(row.mode)) {
+    // "." and its entry in the parent, plus each subdirectory's "..".
+    // find(1) and fts rely on it to stop looking for subdirectories.
+    Result<uint64_t> subdirs = store_->CountSubdirs(row.ino);
+    a.nlink = 2 + static_cast<uint32_t>(subdirs.ok() ? subdirs.value() : 0);
+  }
   a.uid = row.uid;
   a.gid = row.gid;
   a.size = IsDir(row.mode) ? 0 : row.size;
@@ -218,6 +224,9 @@ Attr Filesystem::AttrFromActive(const ActiveInode& inode) const {
 }
 
 Attr Filesystem::AttrOf(const meta::InodeRow& row) {
+  // A directory's attributes live in the store only (its times change with
+  // its entries); an active inode of one (opendir) holds a stale copy.
+  if (IsDir(row.mode)) return AttrFromRow(row);
   std::shared_ptr<ActiveInode> inode;
   {
     std::lock_guard lock(table_mu_);
@@ -253,7 +262,7 @@ Result<Attr> Filesystem::GetAttr(InodeNo ino) {
       unlinked = inode->unlinked;
     }
   }
-  if (inode) {
+  if (inode && !IsDir(inode->row.mode)) {
     std::shared_lock lock(inode->mu);
     if (!inode->retired) {
       Attr a = AttrFromActive(*inode);
@@ -265,8 +274,36 @@ Result<Attr> Filesystem::GetAttr(InodeNo ino) {
   return AttrOf(row);
 }
 
+Result<Attr> Filesystem::SetAttrDir(InodeNo ino, const SetAttrRequest& req) {
+  // Under ns_mu_: entry changes also write the directory's times, and the
+  // row written back here must not undo one.
+  std::lock_guard ns(ns_mu_);
+  SLOTFS_ASSIGN_OR_RETURN(meta::InodeRow row, store_->GetInode(ino));
+  if (req.size) return Status::Error(EISDIR, "truncate of a directory");
+  int64_t now = WallNowNs();
+  if (req.mode) row.mode = (row.mode & S_IFMT) | (*req.mode & 07777);
+  if (req.uid) row.uid = *req.uid;
+  if (req.gid) row.gid = *req.gid;
+  if (req.atime_ns) row.atime_ns = *req.atime_ns == SetAttrRequest::kTimeNow ? now : *req.atime_ns;
+  if (req.mtime_ns) row.mtime_ns = *req.mtime_ns == SetAttrRequest::kTimeNow ? now : *req.mtime_ns;
+  if (req.mode || req.uid || req.gid || req.atime_ns || req.mtime_ns) {
+    row.ctime_ns = now;
+    SLOTFS_RETURN_IF_ERROR(store_->UpdateAttrs(row));
+  }
+  return AttrFromRow(row);
+}
+
 Result<Attr> Filesystem::SetAttr(InodeNo ino, const SetAttrRequest& req,
                                  OpenFile* of) {
+  bool dir;
+  if (of) {
+    std::shared_lock lock(of->inode->mu);
+    dir = IsDir(of->inode->row.mode);
+  } else {
+    Result<meta::InodeRow> row = store_->GetInode(ino);
+    dir = row.ok() && IsDir(row->mode);
+  }
+  if (dir) return SetAttrDir(ino, req);
   std::shared_ptr<ActiveInode> inode;
   if (of) {
     inode = of->inode;
@@ -527,6 +564,12 @@ FsStats Filesystem::StatFs() {
   uint64_t per_slot = slot_size_ / s.block_size;
   s.blocks = sb_.slot_count * per_slot;
   s.blocks_free = u.free * per_slot;
+  // Inodes: every file with content needs a slot of its own, so at most
+  // one new file per free slot. (Empty files need none; the bound is the
+  // one a tool planning to store data can rely on.)
+  Result<uint64_t> used = store_->InodeCount();
+  s.files_free = u.free;
+  s.files = (used.ok() ? used.value() : 0) + s.files_free;
   return s;
 }
 
@@ -585,7 +628,21 @@ void Filesystem::MaybeForgetLocked(const std::shared_ptr<ActiveInode>& inode) {
   if (inode->open_count == 0 && !inode->queued && !inode->unlinked &&
       inode->gen.load() == inode->committed_gen.load()) {
     auto it = active_.find(inode->ino);
-    if (it != active_.end() && it->second == inode) active_.erase(it);
+    if (it != active_.end() && it->second == inode) {
+      // Everything below EOF is committed now; dirty slots left are
+      // fallocate(KEEP_SIZE) reservations past EOF, in no row: free them.
+      std::unique_lock lock(inode->mu);
+      std::vector<SlotId> reserved;
+      for (SlotRef& r : inode->map) {
+        if (r.mapped() && r.dirty) {
+          reserved.push_back(SlotId(r.phys));
+          r = SlotRef{};
+        }
+      }
+      allocator_.FreeNow(reserved);
+      lock.unlock();
+      active_.erase(it);
+    }
   }
 }
 

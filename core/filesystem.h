@@ -108,6 +108,10 @@ struct FsStats {
   uint64_t blocks = 0;       // in block_size units
   uint64_t blocks_free = 0;
   uint64_t slots_total = 0, slots_free = 0, slots_used = 0, slots_quarantined = 0;
+  // Inodes (statvfs f_files, f_ffree = f_favail): files_free is the number
+  // of free slots (each new file with content takes at least one), files is
+  // the inodes in use (directories and root included) plus files_free.
+  uint64_t files = 0, files_free = 0;
   uint64_t name_max = kNameMax;
 };
 
@@ -233,6 +237,14 @@ class Filesystem {
   Status Flush(OpenFile& of);
   // Returns once the file's content and size are durable.
   Status Fsync(OpenFile& of);
+  // fallocate(2) (fallocate.cc): mode 0 reserves slots for the range and
+  // extends the size; FALLOC_FL_KEEP_SIZE reserves without extending
+  // (slots past EOF only while the file is open or uncommitted);
+  // FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE frees the slots wholly inside
+  // the range and zeroes the rest of it. EOPNOTSUPP for any other mode,
+  // EFBIG past the maximum file size, ENOSPC with no free slot (after
+  // eviction, as for writes); a failed reservation reserves nothing.
+  Status Fallocate(OpenFile& of, int mode, uint64_t offset, uint64_t length);
   void Release(std::unique_ptr<OpenFile> of);
 
   // --- extended attributes (user.slotfs.*) ---
@@ -259,6 +271,8 @@ class Filesystem {
              const CoreConfig& config);
 
   // --- filesystem.cc helpers ---
+  // SetAttr of a directory: its row in the store is the only copy.
+  Result<Attr> SetAttrDir(InodeNo ino, const SetAttrRequest& req);
   Attr AttrFromRow(const meta::InodeRow& row) const;
   // REQUIRES: inode.mu held (any mode).
   Attr AttrFromActive(const ActiveInode& inode) const;
@@ -332,6 +346,17 @@ class Filesystem {
   // its hasher or by reading the slot back.
   Status SealSlotLocked(ActiveInode& inode, uint64_t lslot, uint64_t len);
   DevOffset SlotByte(uint64_t phys, uint64_t byte_in_slot) const;
+
+  // --- fallocate.cc ---
+  // Maps a fresh slot to every hole of [offset, end); with `extend`, grows
+  // the size to `end`. `wanted`: slots it needs. REQUIRES: inode.mu held
+  // exclusively, no write in flight.
+  Status ReserveLocked(ActiveInode& inode, uint64_t offset, uint64_t end, bool extend,
+                       uint64_t* wanted);
+  // REQUIRES: `lock` holds inode.mu exclusively, no write in flight; it is
+  // released while zeros are written.
+  Status PunchHoleLocked(ActiveInode& inode, std::unique_lock<std::shared_mutex>& lock,
+                         uint64_t offset, uint64_t end);
 
   // --- evictor.cc ---
   void EvictorLoop();

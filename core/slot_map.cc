@@ -64,7 +64,7 @@ std::vector<meta::Extent> SlotMap::ToExtents() const {
   std::vector<meta::Extent> out;
   for (uint64_t l = 0; l < refs_.size(); ++l) {
     const SlotRef& r = refs_[l];
-    if (!r.mapped()) continue;
+    if (!r.committed()) continue;
     if (!out.empty()) {
       meta::Extent& e = out.back();
       if (e.lslot + e.count == l && e.slot.value + e.count == r.phys &&

@@ -109,8 +109,9 @@ class SlotMap {
   // payload at `file_size`: what a reader will verify.
   bool CoverageHolds(uint64_t file_size) const;
 
-  // Extents of the mapped slots (physically consecutive runs), checksums
-  // included where every slot of the run has one. REQUIRES: no slot dirty.
+  // Extents of the committed slots (physically consecutive runs),
+  // checksums included where every slot of the run has one. Dirty slots
+  // (reserved past the end of the file, never written) are left out.
   std::vector<meta::Extent> ToExtents() const;
 
   // Where a new slot for `lslot` should go to keep the file contiguous: just

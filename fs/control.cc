@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "common/clock.h"
+#include "common/json.h"
 
 namespace slotfs::fs {
 namespace {
@@ -20,21 +21,9 @@ std::string Printf(const char* fmt, auto... args) {
   return std::string(buf, n < 0 ? 0 : std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
 }
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      out += Printf("\\u%04x", u);
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+// Paths (mount point, device, database) are bytes: JsonQuote repairs what
+// is not UTF-8 (common/json.h).
+std::string JsonString(std::string_view s) { return JsonQuote(s); }
 
 std::string U64(uint64_t v) { return std::to_string(v); }
 std::string Fixed3(double v) { return Printf("%.3f", v); }
@@ -73,8 +62,10 @@ class JsonObject {
   std::string out_;
 };
 
-// Prometheus text format: a label value escapes \, " and newline.
-std::string LabelValue(std::string_view s) {
+// Prometheus text format: a label value is UTF-8 (repaired like JSON,
+// common/json.h) and escapes \, " and newline.
+std::string LabelValue(std::string_view raw) {
+  const std::string s = Utf8Repair(raw);
   std::string out;
   for (char c : s) {
     if (c == '\\' || c == '"') {

@@ -56,7 +56,9 @@ void FillStat(const Attr& a, struct stat* st) {
   std::memset(st, 0, sizeof *st);
   st->st_ino = a.ino.value;
   st->st_mode = a.mode;
-  st->st_nlink = a.nlink;
+  // The root also holds the control directory .slotfs (fs/control.h),
+  // which the core does not know about.
+  st->st_nlink = a.nlink + (a.ino == kRootInode ? 1 : 0);
   st->st_uid = a.uid;
   st->st_gid = a.gid;
   st->st_size = static_cast<off_t>(a.size);
@@ -392,6 +394,18 @@ void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fuse_reply_err(req, 0);
 }
 
+void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                 fuse_file_info* fi) {
+  if (IsControlIno(ino)) return ReplyErrno(req, kControlReadOnly, "fallocate");
+  if (offset < 0 || length <= 0) {
+    return ReplyError(req, Status::Error(EINVAL, "negative offset or length"), "fallocate");
+  }
+  ReplyError(req,
+             Fs(req).Fallocate(*Handle(fi), mode, static_cast<uint64_t>(offset),
+                               static_cast<uint64_t>(length)),
+             "fallocate");
+}
+
 void OpFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info* fi) {
   if (IsControlIno(ino)) return (void)fuse_reply_err(req, 0);
   OpTimer timer(req, TimedOp::kFsync);
@@ -458,6 +472,9 @@ void OpStatfs(fuse_req_t req, fuse_ino_t) {
   v.f_blocks = s.blocks;
   v.f_bfree = s.blocks_free;
   v.f_bavail = s.blocks_free;
+  v.f_files = s.files;
+  v.f_ffree = s.files_free;
+  v.f_favail = s.files_free;
   v.f_namemax = s.name_max;
   fuse_reply_statfs(req, &v);
 }
@@ -529,6 +546,7 @@ fuse_lowlevel_ops MakeOps() {
   ops.flush = OpFlush;
   ops.release = OpRelease;
   ops.fsync = OpFsync;
+  ops.fallocate = OpFallocate;
   ops.readdir = OpReaddir;
   ops.readdirplus = OpReaddirplus;
   ops.statfs = OpStatfs;

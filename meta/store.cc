@@ -39,6 +39,7 @@ CREATE UNIQUE INDEX inodes_by_name ON inodes(parent, name);
 CREATE INDEX inodes_by_parent ON inodes(parent, ino);
 CREATE INDEX inodes_writing ON inodes(state) WHERE state <> 0;
 CREATE INDEX inodes_dirs ON inodes(ino) WHERE (mode & 61440) = 16384;
+CREATE INDEX inodes_subdirs ON inodes(parent) WHERE (mode & 61440) = 16384;
 CREATE INDEX inodes_lru ON inodes(atime_ns)
   WHERE pin = 0 AND state = 0 AND (mode & 61440) = 32768;
 CREATE TABLE journal(
@@ -127,7 +128,7 @@ struct Store::Statements {
   Stmt get_inode, lookup, insert_inode, update_attrs, delete_inode,
       delete_extents, get_extents, insert_extent, rename, has_children,
       list_children, set_pin, commit_file, bump_seq, journal_add,
-      journal_clear;
+      journal_clear, touch_dir, touch_parent_of, count_subdirs;
 };
 
 Store::~Store() {
@@ -249,6 +250,17 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
     return Status::Error(pr.code(), "database " + path +
                                         " cannot be used: " + pr.message());
   }
+  if (!options.read_only) {
+    // Databases made before the index existed get it here (one scan, once);
+    // it only speeds up counting subdirectories, so the schema version
+    // stays.
+    pr = store->db_.Exec(
+        "CREATE INDEX IF NOT EXISTS inodes_subdirs ON inodes(parent) "
+        "WHERE (mode & 61440) = 16384");
+    if (!pr.ok()) {
+      return Status::Error(pr.code(), "database " + path + " cannot be used: " + pr.message());
+    }
+  }
   pr = store->Prepare();
   if (!pr.ok()) {
     return Status::Error(EUCLEAN, "database " + path + " does not have the schema (version " +
@@ -355,6 +367,15 @@ Status Store::Prepare() {
   SLOTFS_RETURN_IF_ERROR(prep(st_->list_children,
       "SELECT " + cols + " FROM inodes WHERE parent=? AND ino>? ORDER BY ino LIMIT ?"));
   SLOTFS_RETURN_IF_ERROR(prep(st_->set_pin, "UPDATE inodes SET pin=? WHERE ino=?"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->touch_dir,
+      "UPDATE inodes SET mtime_ns=?1, ctime_ns=?1 WHERE ino=?2"));
+  SLOTFS_RETURN_IF_ERROR(prep(st_->touch_parent_of,
+      "UPDATE inodes SET mtime_ns=?1, ctime_ns=?1 "
+      "WHERE ino=(SELECT parent FROM inodes WHERE ino=?2)"));
+  // Served by the inodes_subdirs partial index: O(log n + subdirectories),
+  // whatever the number of files in the directory.
+  SLOTFS_RETURN_IF_ERROR(prep(st_->count_subdirs,
+      "SELECT count(*) FROM inodes WHERE parent=? AND (mode & 61440) = 16384"));
   SLOTFS_RETURN_IF_ERROR(prep(st_->commit_file,
       "UPDATE inodes SET size=?, slots=?, mtime_ns=?, ctime_ns=?, state=0 WHERE ino=?"));
   SLOTFS_RETURN_IF_ERROR(prep(st_->journal_add,
@@ -408,6 +429,7 @@ Result<RecoverySummary> Store::Recover() {
   SLOTFS_RETURN_IF_ERROR(db_.Exec(
       "DELETE FROM extents WHERE ino IN (SELECT ino FROM inodes WHERE state<>0)"));
   SLOTFS_RETURN_IF_ERROR(db_.Exec("DELETE FROM inodes WHERE state<>0"));
+  inode_count_ = -1;  // recounted when next asked
   // Creates are journaled with their row; the larger count wins should the
   // two ever disagree.
   out.creates_discarded = std::max(out.creates_discarded, static_cast<uint64_t>(db_.Changes()));
@@ -506,8 +528,10 @@ Result<InodeRow> Store::CreateInode(InodeNo parent, std::string_view name,
     j.Bind(3, now_ns);
     SLOTFS_RETURN_IF_ERROR(j.Run());
   }
+  SLOTFS_RETURN_IF_ERROR(TouchDirLocked(parent, now_ns));
   SLOTFS_RETURN_IF_ERROR(txn.Commit());
   NoteCommitted(false);
+  if (inode_count_ >= 0) ++inode_count_;
   r.parent = parent;
   r.name = std::string(name);
   r.mode = mode;
@@ -557,9 +581,10 @@ Result<std::vector<Extent>> Store::DeleteInode(InodeNo ino) {
   Txn txn(db_);
   SLOTFS_RETURN_IF_ERROR(txn.status());
   SLOTFS_ASSIGN_OR_RETURN(std::vector<Extent> ext, ReadExtents(st_->get_extents, ino));
-  SLOTFS_RETURN_IF_ERROR(DeleteInodeRowsLocked(ino));
+  SLOTFS_RETURN_IF_ERROR(DeleteInodeRowsLocked(ino, WallNowNs()));
   SLOTFS_RETURN_IF_ERROR(txn.Commit());
   NoteCommitted(false);
+  if (inode_count_ > 0) --inode_count_;
   return ext;
 }
 
@@ -572,8 +597,12 @@ Result<std::vector<Extent>> Store::Rename(InodeNo ino, InodeNo new_parent,
   std::vector<Extent> ext;
   if (replaced.value != 0) {
     SLOTFS_ASSIGN_OR_RETURN(ext, ReadExtents(st_->get_extents, replaced));
-    SLOTFS_RETURN_IF_ERROR(DeleteInodeRowsLocked(replaced));
+    SLOTFS_RETURN_IF_ERROR(DeleteInodeRowsLocked(replaced, now_ns));
   }
+  // The source directory loses the entry, the target gains it.
+  SLOTFS_RETURN_IF_ERROR(
+      Exec(st_->touch_parent_of, now_ns, ino.value));
+  SLOTFS_RETURN_IF_ERROR(TouchDirLocked(new_parent, now_ns));
   Stmt& s = st_->rename;
   s.Reset();
   s.Bind(1, new_parent.value);
@@ -584,6 +613,7 @@ Result<std::vector<Extent>> Store::Rename(InodeNo ino, InodeNo new_parent,
   if (db_.Changes() == 0) return Status::Error(ENOENT, "inode gone");
   SLOTFS_RETURN_IF_ERROR(txn.Commit());
   NoteCommitted(false);
+  if (replaced.value != 0 && inode_count_ > 0) --inode_count_;
   return ext;
 }
 
@@ -644,7 +674,41 @@ Status Store::InsertExtentsLocked(InodeNo ino, const std::vector<Extent>& extent
   return Status::Ok();
 }
 
-Status Store::DeleteInodeRowsLocked(InodeNo ino) {
+Status Store::TouchDirLocked(InodeNo dir, int64_t now_ns) {
+  return Exec(st_->touch_dir, now_ns, dir.value);
+}
+
+Status Store::Exec(Stmt& s, int64_t a, uint64_t b) {
+  s.Reset();
+  s.Bind(1, a);
+  s.Bind(2, b);
+  return s.Run();
+}
+
+Result<uint64_t> Store::CountSubdirs(InodeNo dir) {
+  std::lock_guard lock(mu_);
+  Stmt& s = st_->count_subdirs;
+  s.Reset();
+  s.Bind(1, dir.value);
+  SLOTFS_ASSIGN_OR_RETURN(bool row, s.Step());
+  uint64_t n = row ? static_cast<uint64_t>(s.Int(0)) : 0;
+  s.Reset();
+  return n;
+}
+
+Result<uint64_t> Store::InodeCount() {
+  std::lock_guard lock(mu_);
+  if (inode_count_ < 0) {
+    SLOTFS_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db_, "SELECT count(*) FROM inodes"));
+    SLOTFS_ASSIGN_OR_RETURN(bool row, q.Step());
+    inode_count_ = row ? q.Int(0) : 0;
+  }
+  return static_cast<uint64_t>(inode_count_);
+}
+
+Status Store::DeleteInodeRowsLocked(InodeNo ino, int64_t now_ns) {
+  // Its directory loses an entry (before the row, which names it, goes).
+  SLOTFS_RETURN_IF_ERROR(Exec(st_->touch_parent_of, now_ns, ino.value));
   Stmt& de = st_->delete_extents;
   de.Reset();
   de.Bind(1, ino.value);
@@ -766,6 +830,7 @@ Status Store::ImportFiles(const std::vector<NewFile>& files, int64_t now_ns) {
   }
   SLOTFS_RETURN_IF_ERROR(txn.Commit());
   NoteCommitted(false);
+  if (inode_count_ >= 0) inode_count_ += static_cast<int64_t>(files.size());
   return Status::Ok();
 }
 

@@ -141,6 +141,9 @@ class Store {
                                uint32_t mode, uint32_t uid, uint32_t gid,
                                int64_t now_ns, InodeState state);
   Status UpdateAttrs(const InodeRow& row);  // mode, uid, gid, times; ENOENT
+  // Creating, deleting (DeleteInode, DeleteInodes) and renaming an entry
+  // set the mtime and ctime of the directories whose entries changed, in
+  // the same transaction.
   // Deletes the inode and its extents; returns the extents it had.
   Result<std::vector<Extent>> DeleteInode(InodeNo ino);
   // Moves (parent,name) to (new_parent,new_name), deleting the inode that
@@ -151,6 +154,9 @@ class Store {
                                      InodeNo replaced /* 0: none */,
                                      int64_t now_ns);
   Result<bool> HasChildren(InodeNo dir);
+  // Number of directories whose parent is `dir` (its st_nlink is 2 plus
+  // this). Uses a partial index: cost grows with subdirectories, not files.
+  Result<uint64_t> CountSubdirs(InodeNo dir);
   // Up to `limit` children of `dir` with ino > after, in ino order.
   Result<std::vector<InodeRow>> ListChildren(InodeNo dir, InodeNo after,
                                              size_t limit);
@@ -223,6 +229,10 @@ class Store {
   Result<Counts> Count();
   // Number of pinned files.
   Result<uint64_t> CountPinned();
+  // Number of inodes (files and directories, root included). Counted once,
+  // then kept up to date by this Store's own creates and deletes: cheap
+  // enough for every statvfs.
+  Result<uint64_t> InodeCount();
 
   // Sequence number of the last committed write transaction, and of the
   // last one known durable. durable_seq() <= last_seq().
@@ -242,15 +252,23 @@ class Store {
   Status InsertExtentsLocked(InodeNo ino, const std::vector<Extent>& extents);
   // An inode's extents. REQUIRES: mu_ held.
   Result<std::vector<Extent>> ExtentsLocked(InodeNo ino);
-  // Deletes an inode's extents, row and journal entry; ENOENT if no row.
+  // Deletes an inode's extents, row and journal entry, and sets its
+  // parent directory's mtime/ctime to now_ns; ENOENT if no row.
   // REQUIRES: mu_ held, inside a transaction.
-  Status DeleteInodeRowsLocked(InodeNo ino);
+  Status DeleteInodeRowsLocked(InodeNo ino, int64_t now_ns);
+  // Sets directory `dir`'s mtime and ctime (an entry was added or removed).
+  // REQUIRES: mu_ held, inside a transaction.
+  Status TouchDirLocked(InodeNo dir, int64_t now_ns);
+  // Resets `s` and runs it with ?1 = a, ?2 = b. REQUIRES: mu_ held.
+  static Status Exec(Stmt& s, int64_t a, uint64_t b);
 
   std::string path_;
   std::mutex mu_;  // guards db_ and every statement
   Db db_;
   struct Statements;
   std::unique_ptr<Statements> st_;
+  // InodeCount()'s value; -1 until first counted. Guarded by mu_.
+  int64_t inode_count_ = -1;
   std::atomic<uint64_t> last_seq_{0};
   std::atomic<uint64_t> durable_seq_{0};
 };

@@ -3,6 +3,10 @@
 // exactly the evictable rows: committed, unpinned regular files.
 #include "meta/store.h"
 
+#include <algorithm>
+
+#include "common/clock.h"
+
 namespace slotfs::meta {
 
 Status Store::TouchFiles(const std::vector<Touch>& touches) {
@@ -59,13 +63,16 @@ Result<std::vector<Store::Deleted>> Store::DeleteInodes(const std::vector<InodeN
   SLOTFS_RETURN_IF_ERROR(txn.status());
   std::vector<Deleted> out;
   out.reserve(inos.size());
+  const int64_t now = WallNowNs();
+  int64_t deleted = 0;
   for (InodeNo ino : inos) {
     Deleted d;
     d.ino = ino;
     SLOTFS_ASSIGN_OR_RETURN(d.extents, ExtentsLocked(ino));
-    Status st = DeleteInodeRowsLocked(ino);
+    Status st = DeleteInodeRowsLocked(ino, now);
     if (st.ok()) {
       d.existed = true;
+      ++deleted;
     } else if (st.code() == ENOENT) {
       d.extents.clear();
     } else {
@@ -75,6 +82,7 @@ Result<std::vector<Store::Deleted>> Store::DeleteInodes(const std::vector<InodeN
   }
   SLOTFS_RETURN_IF_ERROR(txn.Commit());
   NoteCommitted(false);
+  if (inode_count_ >= 0) inode_count_ = std::max<int64_t>(0, inode_count_ - deleted);
   return out;
 }
 

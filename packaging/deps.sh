@@ -7,7 +7,9 @@
 # mount.fuse3). Tests: GoogleTest/GMock, Google Benchmark, sqlite3 CLI,
 # e2fsprogs (mkfs.ext4), mount (losetup, mount, umount), util-linux,
 # attr (getfattr/setfattr), kmod (modprobe fuse), python3 with
-# prometheus_client (parsing .slotfs/stats and .slotfs/metrics).
+# prometheus_client (parsing .slotfs/stats and .slotfs/metrics),
+# stress-ng (loading the CPUs while the suite runs, to catch timing
+# assumptions).
 # nlohmann-json3-dev: slotfs info reads .slotfs/stats.
 # libtomlplusplus-dev: the configuration file /etc/slotfs/slotfs.toml.
 # Packaging (cpack -G DEB and its test): dpkg-dev (dpkg-shlibdeps), file,
@@ -19,7 +21,7 @@ SLOTFS_DEPS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   e2fsprogs mount util-linux attr kmod
   libtomlplusplus-dev dpkg-dev file systemd
-  python3 python3-prometheus-client
+  python3 python3-prometheus-client stress-ng
 )
 
 # True if Debian package $1 is installed (not merely known or removed).

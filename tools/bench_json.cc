@@ -5,24 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
 #include "tools/bench_report.h"
 #include "tools/bench_util.h"
 
 namespace slotfs::tools::bench {
 namespace {
 
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
-      out += StrPrintf("\\u%04x", c);
-      continue;
-    }
-    out += c;
-  }
-  return "\"" + out + "\"";
-}
+std::string JsonEscape(const std::string& s) { return JsonQuote(s); }
 
 std::string JsonNum(double v) { return std::isnan(v) ? "null" : StrPrintf("%.6g", v); }
 

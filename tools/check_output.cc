@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 
+#include "common/json.h"
 #include "tools/check.h"
 #include "tools/cli_util.h"
 
@@ -37,22 +38,8 @@ const char* RemedyText(meta::Remedy r) {
   return "";
 }
 
-std::string Json(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      char esc[8];
-      std::snprintf(esc, sizeof esc, "\\u%04x", c);
-      out += esc;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
+// Paths are bytes: JsonQuote repairs what is not UTF-8 (common/json.h).
+std::string Json(const std::string& s) { return JsonQuote(s); }
 
 std::string U(uint64_t v) { return std::to_string(v); }
 

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/json.h"
 #include "tools/cache_summary.h"
 #include "tools/cli_util.h"
 #include "tools/commands.h"
@@ -121,7 +122,7 @@ Json ModelJson(const ModelSummary& m) {
 
 Json EntryJson(const EntryRef& e) {
   if (!e.valid) return nullptr;
-  return Json{{"path", e.path},
+  return Json{{"path", Utf8Repair(e.path)},
               {"size", e.size},
               {"time_ns", e.time_ns},
               {"time", TimeText(e.time_ns, true)}};
@@ -133,7 +134,7 @@ void AddSummaryJson(const CacheSummary& s, Json* j) {
   (*j)["pending_files"] = s.pending;
   Json models = Json::array();
   for (const auto& [model, m] : s.models) {
-    Json mj = Json{{"model", model}};
+    Json mj = Json{{"model", Utf8Repair(model)}};
     mj.update(ModelJson(m));
     models.push_back(std::move(mj));
   }
@@ -147,7 +148,8 @@ void AddSummaryJson(const CacheSummary& s, Json* j) {
 }
 
 void PrintJson(const Json& j) {
-  // File names are bytes: invalid UTF-8 is replaced rather than refused.
+  // File names are bytes: strings holding names went through Utf8Repair
+  // (common/json.h); `replace` repairs anything else the same way.
   std::printf("%s\n", j.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
 }
 

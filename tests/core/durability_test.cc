@@ -125,9 +125,17 @@ TEST_F(DurabilityTest, GroupCommitMakesClosedFilesDurableWithoutFsync) {
   Remount();
   auto data = Pattern(kSlot, 5);
   int rc = RunInCrashingChild([&] {
-    WriteFile(kRootInode, "g", data);
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    return 0;
+    InodeNo g = WriteFile(kRootInode, "g", data);
+    // No fsync: the committer's round alone must make it durable. Wait for
+    // that round (state "committed" is set only after the durable
+    // transaction), not for a guessed time, so a loaded machine cannot
+    // crash the child before the committer ran.
+    for (int i = 0; i < 2000; ++i) {
+      auto st = fs_->GetXattr(g, "user.slotfs.state");
+      if (st.ok() && st.value() == "committed") return 0;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return 3;  // never committed within 10 s
   });
   ASSERT_EQ(rc, 0);
   EXPECT_EQ(ReadAll(Ino(kRootInode, "g")), data);

@@ -16,6 +16,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/json.h"
+
 namespace slotfs::fs {
 namespace {
 
@@ -143,6 +145,21 @@ TEST(ControlRenderTest, StatsOfAnEmptySnapshotIsValidJson) {
   EXPECT_EQ(0, j["files"]);
   EXPECT_TRUE(j["latency"].is_object());
   EXPECT_TRUE(j["latency"].empty());
+}
+
+TEST(ControlRenderTest, StatsStaysValidJsonForPathsThatAreNotUtf8) {
+  ControlView v;
+  v.mountpoint = "/mnt/kv\xff\xfe";
+  v.device = "/dev/\xc3";  // a truncated sequence
+  v.stats.db_path = "/var/lib/slotfs/\x80.db";
+  // nlohmann's parser is strict: invalid UTF-8 throws.
+  json j = json::parse(RenderStatsJson(v));
+  EXPECT_EQ("/mnt/kv\xEF\xBF\xBD\xEF\xBF\xBD", j["mountpoint"].get<std::string>());
+  EXPECT_EQ("/dev/\xEF\xBF\xBD", j["device"].get<std::string>());
+  // The metrics' info labels are UTF-8 too.
+  std::string metrics = RenderMetrics(v);
+  EXPECT_TRUE(IsValidUtf8(metrics));
+  EXPECT_NE(std::string::npos, metrics.find("mountpoint=\"/mnt/kv\xEF\xBF\xBD\xEF\xBF\xBD\""));
 }
 
 // Every sample line of `text` as name -> value, keyed with its labels.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tests/integration/mount_fixture.h"
+#include "tests/integration/py_parsers.h"
 
 namespace slotfs::itest {
 namespace {
@@ -161,6 +162,44 @@ TEST_F(CheckTest, JsonOutputIsOneObject) {
   r = Check({"--json", "--repair"});
   EXPECT_EQ(1, r.exit_code) << r.Describe();
   EXPECT_TRUE(Has(r.out, "\"errors_corrected\":1")) << r.Describe();
+}
+
+// Parses `json` with Python's strict decoder (bytes must be UTF-8) and
+// prints the "path" of every finding, and every "path" under "entries".
+::testing::AssertionResult StrictJsonPaths(const std::string& json, std::string* paths) {
+  TempDir tmp;
+  const std::string file = tmp.Join("out.json");
+  if (!WriteFile(file, json)) return ::testing::AssertionFailure() << "cannot write " << file;
+  ProcResult r = RunProcess(
+      {kPython, "-c",
+       "import json, sys\n"
+       "d = json.loads(open(sys.argv[1], 'rb').read().decode('utf-8'))\n"
+       "for f in d.get('findings', []): print(f['path'])\n"
+       "for e in (d.get('entries') or {}).values():\n"
+       "    if e: print(e['path'])\n",
+       file});
+  if (r.exit_code != 0) return ::testing::AssertionFailure() << "not valid JSON:\n" << r.Describe();
+  *paths = r.out;
+  return ::testing::AssertionSuccess();
+}
+
+TEST_F(CheckTest, JsonStaysValidForNamesThatAreNotUtf8) {
+  const std::string dir = "d\xff", name = "bad\xff\xfe.pt";
+  ASSERT_EQ(0, mkdir(P(dir).c_str(), 0755)) << ErrnoText(errno);
+  ASSERT_TRUE(WriteFile(P(dir + "/" + name), PatternBytes(3, 4096)));
+  const uint64_t slot = FirstSlot(dir + "/" + name);
+  Unmount();
+  Scribble(kDataOffset + slot * kSlotSize + 10, 1, /*flip=*/true);
+  ProcResult r = Check({"--scrub", "--json"});
+  EXPECT_EQ(4, r.exit_code) << r.Describe();
+  std::string paths;
+  ASSERT_TRUE(StrictJsonPaths(r.out, &paths)) << r.Describe();
+  // The checker spells non-printable bytes as \xNN in its paths (lossless).
+  EXPECT_TRUE(Has(paths, "d\\xff/bad\\xff\\xfe.pt")) << paths;
+  ProcResult info = RunSlotfs({"info", "--json", image_});
+  EXPECT_EQ(0, info.exit_code) << info.Describe();
+  ASSERT_TRUE(StrictJsonPaths(info.out, &paths)) << info.Describe();
+  EXPECT_TRUE(Has(paths, "bad\xEF\xBF\xBD\xEF\xBF\xBD.pt")) << paths;
 }
 
 TEST_F(CheckTest, MissingDatabaseIsAnOperationalError) {

@@ -94,7 +94,7 @@ TEST_F(InfoTest, LiveInfoOfAMountShowsCountersAndModels) {
   EXPECT_ERRNO(ENOENT, stat(P("cache/missing@1@0@ff@half.pt").c_str(), &st));
   // Wait for the group commit: the scan reads committed rows.
   std::map<std::string, std::string> j;
-  for (int i = 0; i < 50; ++i) {
+  for (int i = 0; i < 200; ++i) {  // up to 20 s on a loaded machine
     j.clear();
     ASSERT_TRUE(InfoJson(mnt_, &j));
     if (j["files"] == "7" && j["pending_files"] == "0") break;

@@ -247,7 +247,33 @@ TEST_F(PersistenceTest, FilesClosedMoreThanOneSecondBeforeKill9Survive) {
   }
   ASSERT_EQ(0, unlink(P(files.begin()->first).c_str()));
   files.erase(files.begin());
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // Let the committer alone (no fsync) make it all durable, and see that it
+  // did rather than guess a time: every file's state is "committed" (set
+  // after the durable transaction), and the unlinked file's slots are free
+  // again (they leave quarantine only once the unlink is durable). The
+  // window is bounded; 20 s is far past it, so a loaded machine cannot fail
+  // the test, and the crash below still tests what recovery keeps.
+  uint64_t kept_blocks = 0;
+  for (const auto& [n, data] : files) {
+    struct stat st;
+    ASSERT_EQ(0, stat(P(n).c_str(), &st)) << n;
+    kept_blocks += uint64_t(st.st_blocks) * 512;
+  }
+  bool durable = false;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       !durable && std::chrono::steady_clock::now() < deadline;) {
+    durable = true;
+    for (const auto& [n, data] : files) {
+      char state[32] = {};
+      ssize_t len = getxattr(P(n).c_str(), "user.slotfs.state", state, sizeof state - 1);
+      durable = durable && len > 0 && std::string(state, size_t(len)) == "committed";
+    }
+    struct statvfs v {};
+    durable = durable && statvfs(mnt_.c_str(), &v) == 0 &&
+              uint64_t(v.f_blocks - v.f_bfree) * v.f_frsize == kept_blocks;
+    if (!durable) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(durable) << "closed files and an unlink not durable 20 s later, without fsync";
   ASSERT_TRUE(mount_->Kill9());
   ASSERT_TRUE(mount_->Remount());
   std::set<std::string> listed;

@@ -546,5 +546,59 @@ TEST_F(StoreNamespaceTest, ConcurrentCreatesFromManyThreadsAllLand) {
   EXPECT_EQ(AllExtents().size(), static_cast<size_t>(kThreads * kPerThread / 10));
 }
 
+using Times = std::pair<int64_t, int64_t>;  // (mtime_ns, ctime_ns)
+
+TEST_F(StoreNamespaceTest, EntryChangesSetTheirDirectoriesTimesInTheSameTransaction) {
+  InodeNo a = MakeDir(kRootInode, "a");
+  InodeNo b = MakeDir(kRootInode, "b");
+  auto times = [&](InodeNo d) {
+    auto r = store_->GetInode(d);
+    EXPECT_TRUE(r.ok());
+    return Times(r->mtime_ns, r->ctime_ns);
+  };
+  auto f = store_->CreateInode(a, "f", kFileMode, kUid, kGid, 500, InodeState::kComplete);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(Times(500, 500), times(a));
+  ASSERT_TRUE(store_->Rename(f->ino, b, "g", InodeNo(0), 600).ok());
+  EXPECT_EQ(Times(600, 600), times(a)) << "source";
+  EXPECT_EQ(Times(600, 600), times(b)) << "target";
+  ASSERT_TRUE(store_->DeleteInode(f->ino).ok());
+  EXPECT_GT(times(b).first, 600) << "delete sets the time to now";
+  EXPECT_EQ(600, times(a).first) << "a's entries did not change";
+}
+
+TEST_F(StoreNamespaceTest, SubdirectoriesAndInodesAreCounted) {
+  EXPECT_EQ(0u, store_->CountSubdirs(kRootInode).value());
+  EXPECT_EQ(1u, store_->InodeCount().value());
+  InodeNo a = MakeDir(kRootInode, "a");
+  MakeDir(a, "x");
+  MakeDir(a, "y");
+  InodeNo f = MakeFile(a, "f");
+  EXPECT_EQ(1u, store_->CountSubdirs(kRootInode).value());
+  EXPECT_EQ(2u, store_->CountSubdirs(a).value()) << "files do not count";
+  EXPECT_EQ(5u, store_->InodeCount().value());
+  ASSERT_TRUE(store_->DeleteInode(f).ok());
+  auto gone = store_->DeleteInodes({store_->Lookup(a, "x")->ino, InodeNo(999)});
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(3u, store_->InodeCount().value());
+  EXPECT_EQ(1u, store_->CountSubdirs(a).value());
+  Reopen();
+  EXPECT_EQ(3u, store_->InodeCount().value());
+}
+
+TEST_F(StoreNamespaceTest, OpenAddsTheSubdirectoryIndexToAnOlderDatabase) {
+  MakeDir(kRootInode, "a");
+  store_.reset();
+  {
+    RawDb raw(path_);
+    ASSERT_EQ("", raw.Exec("DROP INDEX inodes_subdirs"));
+  }
+  Reopen();
+  EXPECT_EQ(1u, store_->CountSubdirs(kRootInode).value());
+  store_.reset();
+  RawDb raw(path_);
+  EXPECT_EQ("1", raw.QueryText("SELECT count(*) FROM sqlite_schema WHERE name='inodes_subdirs'"));
+}
+
 }  // namespace
 }  // namespace slotfs::meta::testing
