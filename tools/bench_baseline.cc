@@ -17,18 +17,25 @@ namespace {
 
 constexpr uint64_t kFillChunk = 8ull << 20;
 
-std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
+std::string FirstLine(const std::string &s) {
+  return s.substr(0, s.find('\n'));
+}
 
-}  // namespace
+} // namespace
 
-Result<BaselineFile> BaselineFile::Create(const std::string& path, uint64_t size) {
+Result<BaselineFile> BaselineFile::Create(const std::string &path,
+                                          uint64_t size) {
   size = (size + kBaselineOpSize - 1) / kBaselineOpSize * kBaselineOpSize;
   BaselineFile f(path, size);
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0644));
-  if (!fd.ok() && errno == EINVAL) {  // no O_DIRECT here: fill through the page cache
-    fd = UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  UniqueFd fd(::open(path.c_str(),
+                     O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0644));
+  if (!fd.ok() &&
+      errno == EINVAL) { // no O_DIRECT here: fill through the page cache
+    fd = UniqueFd(
+        ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   }
-  if (!fd.ok()) return Status::FromErrno(errno, "creating " + path);
+  if (!fd.ok())
+    return Status::FromErrno(errno, "creating " + path);
   f.fallocated_ = ::fallocate(fd.get(), 0, 0, static_cast<off_t>(size)) == 0;
   if (!f.fallocated_ && errno != EOPNOTSUPP) {
     return Status::FromErrno(errno, "fallocate " + path);
@@ -36,35 +43,39 @@ Result<BaselineFile> BaselineFile::Create(const std::string& path, uint64_t size
   blockdev::AlignedBuffer buf(kFillChunk);
   FillRandom(buf.data(), kFillChunk, 0x6261736531ull);
   for (uint64_t off = 0; off < size;) {
-    if (Interrupted()) return Status::Error(EINTR, "interrupted");
+    if (Interrupted())
+      return Status::Error(EINTR, "interrupted");
     size_t n = static_cast<size_t>(std::min(kFillChunk, size - off));
     ssize_t w = ::pwrite(fd.get(), buf.data(), n, static_cast<off_t>(off));
-    if (w <= 0) return Status::FromErrno(w < 0 ? errno : EIO, "writing " + path);
+    if (w <= 0)
+      return Status::FromErrno(w < 0 ? errno : EIO, "writing " + path);
     off += static_cast<uint64_t>(w);
   }
-  if (::fdatasync(fd.get()) != 0) return Status::FromErrno(errno, "fdatasync " + path);
+  if (::fdatasync(fd.get()) != 0)
+    return Status::FromErrno(errno, "fdatasync " + path);
   return f;
 }
 
-BaselineFile::BaselineFile(BaselineFile&& o) noexcept
-    : path_(std::exchange(o.path_, std::string())),
-      size_(o.size_),
+BaselineFile::BaselineFile(BaselineFile &&o) noexcept
+    : path_(std::exchange(o.path_, std::string())), size_(o.size_),
       fallocated_(o.fallocated_) {}
 
 BaselineFile::~BaselineFile() {
-  if (path_.empty()) return;
+  if (path_.empty())
+    return;
   std::error_code ec;
   std::filesystem::remove(path_, ec);
 }
 
 std::string FioVersion() {
   std::string out;
-  if (RunProgram({"fio", "--version"}, "", Stdout::kCapture, &out) != 0) return "";
+  if (RunProgram({"fio", "--version"}, "", Stdout::kCapture, &out) != 0)
+    return "";
   return FirstLine(out);
 }
 
-Result<FioResult> RunFio(const BaselineFile& file, const std::string& rw, int jobs,
-                         uint64_t per_job, const std::string& log) {
+Result<FioResult> RunFio(const BaselineFile &file, const std::string &rw,
+                         int jobs, uint64_t per_job, const std::string &log) {
   std::string out;
   std::vector<std::string> argv = {
       "fio",
@@ -78,18 +89,19 @@ Result<FioResult> RunFio(const BaselineFile& file, const std::string& rw, int jo
       "--numjobs=" + std::to_string(jobs),
       "--size=" + std::to_string(per_job),
       "--offset_increment=" + std::to_string(per_job),
-      "--fallocate=none",  // the file is already allocated and written
+      "--fallocate=none", // the file is already allocated and written
       "--group_reporting",
       "--output-format=json",
   };
   int rc = RunProgram(argv, log, Stdout::kCapture, &out);
   if (rc != 0) {
-    return Status::Error(EIO, "fio --rw=" + rw + " exited with " + std::to_string(rc) +
-                                  "; see " + log);
+    return Status::Error(EIO, "fio --rw=" + rw + " exited with " +
+                                  std::to_string(rc) + "; see " + log);
   }
   auto r = ParseFioJson(out, rw);
-  if (!r.ok()) return Status::Error(EIO, r.status().message() + "; see " + log);
+  if (!r.ok())
+    return Status::Error(EIO, r.status().message() + "; see " + log);
   return r;
 }
 
-}  // namespace slotfs::tools::bench
+} // namespace slotfs::tools::bench

@@ -25,23 +25,24 @@ inline constexpr unsigned kBaselineQueueDepth = 16;
 inline constexpr uint64_t kBaselineOpSize = 1ull << 20;
 
 class BaselineFile {
- public:
+public:
   // Creates `path` (replacing any old file), fallocates `size` bytes and
   // writes all of them once (O_DIRECT where the filesystem allows it), then
   // fdatasyncs. `size` is rounded up to kBaselineOpSize.
-  static Result<BaselineFile> Create(const std::string& path, uint64_t size);
-  BaselineFile(BaselineFile&& o) noexcept;
-  BaselineFile& operator=(BaselineFile&&) = delete;
+  static Result<BaselineFile> Create(const std::string &path, uint64_t size);
+  BaselineFile(BaselineFile &&o) noexcept;
+  BaselineFile &operator=(BaselineFile &&) = delete;
   ~BaselineFile();
 
-  const std::string& path() const { return path_; }
+  const std::string &path() const { return path_; }
   uint64_t size() const { return size_; }
   // False when the filesystem refused fallocate (the fill pass still wrote
   // every byte).
   bool fallocated() const { return fallocated_; }
 
- private:
-  BaselineFile(std::string path, uint64_t size) : path_(std::move(path)), size_(size) {}
+private:
+  BaselineFile(std::string path, uint64_t size)
+      : path_(std::move(path)), size_(size) {}
   std::string path_;
   uint64_t size_ = 0;
   bool fallocated_ = false;
@@ -54,7 +55,7 @@ std::string FioVersion();
 // or "write") bytes [j * per_job, (j + 1) * per_job) in 1 MiB O_DIRECT
 // io_uring ops at queue depth 16. fio's stderr goes to `log`.
 // REQUIRES: jobs * per_job <= file.size(); per_job a multiple of 1 MiB.
-Result<FioResult> RunFio(const BaselineFile& file, const std::string& rw, int jobs,
-                         uint64_t per_job, const std::string& log);
+Result<FioResult> RunFio(const BaselineFile &file, const std::string &rw,
+                         int jobs, uint64_t per_job, const std::string &log);
 
-}  // namespace slotfs::tools::bench
+} // namespace slotfs::tools::bench

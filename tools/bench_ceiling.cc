@@ -11,26 +11,30 @@
 namespace slotfs::tools::bench {
 namespace {
 
-uint64_t FileSpan(const PatternOptions& o) { return AlignUp(o.file_size, kBaselineOpSize); }
+uint64_t FileSpan(const PatternOptions &o) {
+  return AlignUp(o.file_size, kBaselineOpSize);
+}
 
-}  // namespace
+} // namespace
 
-uint64_t Ceiling::WriterSpan(const PatternOptions& o) {
+uint64_t Ceiling::WriterSpan(const PatternOptions &o) {
   return static_cast<uint64_t>(o.files_per_writer) * FileSpan(o);
 }
 
-uint64_t Ceiling::FileBytes(const PatternOptions& o) {
+uint64_t Ceiling::FileBytes(const PatternOptions &o) {
   return static_cast<uint64_t>(o.writers) * WriterSpan(o);
 }
 
-Result<std::unique_ptr<Ceiling>> Ceiling::Open(const BaselineFile& file,
-                                               const PatternOptions& o) {
+Result<std::unique_ptr<Ceiling>> Ceiling::Open(const BaselineFile &file,
+                                               const PatternOptions &o) {
   std::unique_ptr<Ceiling> c(new Ceiling(o));
   blockdev::DeviceOptions dopt;
-  // Room for every thread's window, so no thread waits for a ring slot.
-  unsigned threads = static_cast<unsigned>(std::max(o.writers, o.readers));
-  dopt.queue_depth = std::clamp(kBaselineQueueDepth * threads, 64u, 4096u);
-  SLOTFS_ASSIGN_OR_RETURN(c->device_, blockdev::OpenDevice(file.path(), dopt));
+  dopt.queue_depth = kBaselineQueueDepth;
+  dopt.exclusive = false; // every thread opens the file
+  for (int t = 0; t < std::max(o.writers, o.readers); ++t) {
+    SLOTFS_ASSIGN_OR_RETURN(auto d, blockdev::OpenDevice(file.path(), dopt));
+    c->devices_.push_back(std::move(d));
+  }
   return c;
 }
 
@@ -39,28 +43,32 @@ DevOffset Ceiling::FileOffset(int writer, int index) const {
                    static_cast<uint64_t>(index) * FileSpan(o_));
 }
 
-Status Ceiling::RunFile(blockdev::IoOp::Kind kind, DevOffset base, uint8_t* buf) {
+Status Ceiling::RunFile(blockdev::Device &device, blockdev::IoOp::Kind kind,
+                        DevOffset base, uint8_t *buf) {
   std::vector<blockdev::IoOp> ops;
   for (uint64_t off = 0; off < o_.file_size;) {
     ops.clear();
     for (unsigned q = 0; q < kBaselineQueueDepth && off < o_.file_size; ++q) {
-      size_t len = static_cast<size_t>(std::min(kBaselineOpSize, o_.file_size - off));
+      size_t len =
+          static_cast<size_t>(std::min(kBaselineOpSize, o_.file_size - off));
       ops.push_back({kind, DevOffset(base.value + off), buf + off, len});
       off += len;
     }
-    SLOTFS_RETURN_IF_ERROR(device_->Run(ops));
+    SLOTFS_RETURN_IF_ERROR(device.Run(ops));
   }
   return Status::Ok();
 }
 
 PhaseSample Ceiling::Write() {
-  return RunWorkers(o_.writers, [&](int w, PhaseSample* s) {
+  return RunWorkers(o_.writers, [&](int w, PhaseSample *s) {
     blockdev::AlignedBuffer buf(o_.file_size);
     FillRandom(buf.data(), o_.file_size, static_cast<uint64_t>(w) + 1);
     for (int i = 0; i < o_.files_per_writer && !Interrupted(); ++i) {
       StampFile(buf.data(), o_.file_size, w, i);
       auto t0 = Clock::now();
-      Status st = RunFile(blockdev::IoOp::Kind::kWrite, FileOffset(w, i), buf.data());
+      Status st =
+          RunFile(*devices_[static_cast<size_t>(w)],
+                  blockdev::IoOp::Kind::kWrite, FileOffset(w, i), buf.data());
       s->latency_s.push_back(Seconds(Clock::now() - t0));
       if (!st.ok()) {
         s->Fail("device write: " + st.ToString());
@@ -73,16 +81,19 @@ PhaseSample Ceiling::Write() {
 }
 
 PhaseSample Ceiling::Read(int readers) {
-  if (readers <= 0) readers = o_.readers;
+  if (readers <= 0)
+    readers = o_.readers;
   const uint64_t total = o_.total_files();
-  return RunWorkers(readers, [&](int r, PhaseSample* s) {
+  return RunWorkers(readers, [&](int r, PhaseSample *s) {
     blockdev::AlignedBuffer buf(o_.file_size);
     for (uint64_t k = static_cast<uint64_t>(r); k < total && !Interrupted();
          k += static_cast<uint64_t>(readers)) {
       int w = static_cast<int>(k % static_cast<uint64_t>(o_.writers));
       int i = static_cast<int>(k / static_cast<uint64_t>(o_.writers));
       auto t0 = Clock::now();
-      Status st = RunFile(blockdev::IoOp::Kind::kRead, FileOffset(w, i), buf.data());
+      Status st =
+          RunFile(*devices_[static_cast<size_t>(r)],
+                  blockdev::IoOp::Kind::kRead, FileOffset(w, i), buf.data());
       s->latency_s.push_back(Seconds(Clock::now() - t0));
       if (!st.ok()) {
         s->Fail("device read: " + st.ToString());
@@ -99,4 +110,4 @@ PhaseSample Ceiling::Read(int readers) {
   });
 }
 
-}  // namespace slotfs::tools::bench
+} // namespace slotfs::tools::bench

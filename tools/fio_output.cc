@@ -7,33 +7,40 @@ namespace slotfs::tools::bench {
 namespace {
 
 // clat_ns.percentile["50.000000"] in ms, or -1.
-double PercentileMs(const nlohmann::json& dir, const char* key) {
+double PercentileMs(const nlohmann::json &dir, const char *key) {
   auto clat = dir.find("clat_ns");
-  if (clat == dir.end() || !clat->is_object()) return -1;
+  if (clat == dir.end() || !clat->is_object())
+    return -1;
   auto pct = clat->find("percentile");
-  if (pct == clat->end() || !pct->is_object()) return -1;
+  if (pct == clat->end() || !pct->is_object())
+    return -1;
   auto v = pct->find(key);
-  if (v == pct->end() || !v->is_number()) return -1;
+  if (v == pct->end() || !v->is_number())
+    return -1;
   return v->get<double>() / 1e6;
 }
 
-}  // namespace
+} // namespace
 
-Result<FioResult> ParseFioJson(const std::string& text, const std::string& rw) {
-  if (rw != "read" && rw != "write") return Status::Error(EINVAL, "fio: no direction " + rw);
+Result<FioResult> ParseFioJson(const std::string &text, const std::string &rw) {
+  if (rw != "read" && rw != "write")
+    return Status::Error(EINVAL, "fio: no direction " + rw);
   size_t start = text.find('{');
-  if (start == std::string::npos) return Status::Error(EINVAL, "fio printed no JSON");
-  nlohmann::json j = nlohmann::json::parse(text.begin() + static_cast<long>(start), text.end(),
-                                           nullptr, /*allow_exceptions=*/false);
+  if (start == std::string::npos)
+    return Status::Error(EINVAL, "fio printed no JSON");
+  nlohmann::json j =
+      nlohmann::json::parse(text.begin() + static_cast<long>(start), text.end(),
+                            nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     return Status::Error(EINVAL, "fio's output is not valid JSON");
   }
   auto jobs = j.find("jobs");
-  if (jobs == j.end() || !jobs->is_array() || jobs->empty() || !(*jobs)[0].is_object()) {
+  if (jobs == j.end() || !jobs->is_array() || jobs->empty() ||
+      !(*jobs)[0].is_object()) {
     return Status::Error(EINVAL, "fio's JSON holds no job");
   }
   // With --group_reporting every job of the group is summed into the first.
-  const nlohmann::json& job = (*jobs)[0];
+  const nlohmann::json &job = (*jobs)[0];
   auto dir = job.find(rw);
   if (dir == job.end() || !dir->is_object()) {
     return Status::Error(EINVAL, "fio's JSON job has no '" + rw + "' figures");
@@ -51,4 +58,4 @@ Result<FioResult> ParseFioJson(const std::string& text, const std::string& rw) {
   return r;
 }
 
-}  // namespace slotfs::tools::bench
+} // namespace slotfs::tools::bench

@@ -12,18 +12,18 @@
 namespace slotfs::tools::bench {
 
 struct FioResult {
-  uint64_t io_bytes = 0;    // bytes transferred by every job of the group
-  double bw_bytes = 0;      // bytes per second
-  double runtime_s = 0;     // the group's runtime
-  double clat_p50_ms = -1;  // completion latency of one I/O; -1 if absent
+  uint64_t io_bytes = 0;   // bytes transferred by every job of the group
+  double bw_bytes = 0;     // bytes per second
+  double runtime_s = 0;    // the group's runtime
+  double clat_p50_ms = -1; // completion latency of one I/O; -1 if absent
   double clat_p99_ms = -1;
-  uint64_t errors = 0;      // the group's "error" field (an errno), 0 when none
+  uint64_t errors = 0; // the group's "error" field (an errno), 0 when none
 };
 
 // Parses fio's JSON report. `rw` is "read" or "write": which direction's
 // figures to take. Text before the first '{' (fio prints warnings there) is
 // skipped. EINVAL with a reason when the text is not such a report, when it
 // holds no job, or when the job moved no bytes in that direction.
-Result<FioResult> ParseFioJson(const std::string& text, const std::string& rw);
+Result<FioResult> ParseFioJson(const std::string &text, const std::string &rw);
 
-}  // namespace slotfs::tools::bench
+} // namespace slotfs::tools::bench
