@@ -9,6 +9,8 @@
 # attr (getfattr/setfattr), kmod (modprobe fuse), python3 with
 # prometheus_client (parsing .slotfs/stats and .slotfs/metrics).
 # nlohmann-json3-dev: slotfs info reads .slotfs/stats.
+# fio: slotfs bench measures the raw device with it (and checks its own
+# device baseline against it).
 # libtomlplusplus-dev: the configuration file /etc/slotfs/slotfs.toml.
 # Packaging (cpack -G DEB and its test): dpkg-dev (dpkg-shlibdeps), file,
 # systemd (systemd-analyze verify of slotfs@.service).
@@ -19,7 +21,7 @@ SLOTFS_DEPS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   e2fsprogs mount util-linux attr kmod
   libtomlplusplus-dev dpkg-dev file systemd
-  python3 python3-prometheus-client
+  python3 python3-prometheus-client fio
 )
 
 # True if Debian package $1 is installed (not merely known or removed).
