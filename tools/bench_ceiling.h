@@ -5,7 +5,9 @@
 // writer (R reader) threads, each with its own device (ring) and at most
 // kBaselineQueueDepth ops in flight: one Device::Run per 16 ops. (Run waits
 // for its whole batch while fio refills its queue as each op completes, so
-// the ceiling can trail fio; the report says by how much.) Thread t's files lie
+// the ceiling can trail fio; the report says by how much. A Run holds one
+// file's ops, so with files under 16 MiB a thread has fewer than 16 in
+// flight, e.g. 4 with 4 MiB files.) Thread t's files lie
 // one after another in region t of the file, as fio's job t does. No FUSE, no
 // metadata: what the backing store can do for this pattern at best, trusted
 // once it matches fio in the same run.
