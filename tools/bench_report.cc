@@ -286,7 +286,7 @@ void Report::PrintTable(FILE* out) const {
       }
     }
   }
-  if (!rows_.empty()) {
+  if (HasSystem("throughput", "ceiling")) {
     std::fprintf(out,
                  "\nceiling: the project's engine on a preallocated, written file (1 MiB ops, "
                  "QD16 per thread); fio: fio on that file\n(io_uring, O_DIRECT, 1 MiB, "
@@ -299,6 +299,11 @@ void Report::PrintTable(FILE* out) const {
                  "below 0.85x fio is not trusted. RSS: slotfs daemon VmHWM.\nGB/CPU-s: GB "
                  "per daemon CPU-second. CPU s: daemon CPU in the phase. sync s: sync() "
                  "after the write phase\n(not in GB/s).\n");
+  } else if (!rows_.empty()) {
+    std::fprintf(out,
+                 "\nhostdir: a plain directory of the backing filesystem. p50/p99: per op. "
+                 "/host, /ext4: files/s over that system's,\nmedian of the per-run ratios. "
+                 "RSS: slotfs daemon VmHWM. CPU s: daemon CPU in the phase.\n");
   }
   for (const std::string& n : notes_) std::fprintf(out, "note: %s\n", n.c_str());
 }
