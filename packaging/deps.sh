@@ -11,6 +11,8 @@
 # stress-ng (loading the CPUs while the suite runs, to catch timing
 # assumptions).
 # nlohmann-json3-dev: slotfs info reads .slotfs/stats.
+# fio: slotfs bench measures the raw device with it (and checks its own
+# device baseline against it).
 # libtomlplusplus-dev: the configuration file /etc/slotfs/slotfs.toml.
 # Packaging (cpack -G DEB and its test): dpkg-dev (dpkg-shlibdeps), file,
 # systemd (systemd-analyze verify of slotfs@.service).
@@ -21,7 +23,7 @@ SLOTFS_DEPS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   e2fsprogs mount util-linux attr kmod
   libtomlplusplus-dev dpkg-dev file systemd
-  python3 python3-prometheus-client stress-ng
+  python3 python3-prometheus-client stress-ng fio
 )
 
 # True if Debian package $1 is installed (not merely known or removed).

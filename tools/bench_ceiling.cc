@@ -1,12 +1,8 @@
-// The device ceiling: the blockdev engine driven directly with the LMCache
-// pattern's sizes and concurrency (see bench_ceiling.h).
+// The device ceiling: the blockdev engine driven directly with fio's pattern
+// on the baseline file (see bench_ceiling.h).
 #include "tools/bench_ceiling.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <filesystem>
 #include <vector>
 
 #include "blockdev/aligned_buffer.h"
@@ -15,62 +11,64 @@
 namespace slotfs::tools::bench {
 namespace {
 
-uint64_t FileSpan(const PatternOptions& o) { return AlignUp(o.file_size, Ceiling::kOpSize); }
-
-// One op per MiB of a file at `base`, from/to `buf`.
-std::vector<blockdev::IoOp> FileOps(blockdev::IoOp::Kind kind, DevOffset base, uint8_t* buf,
-                                    uint64_t size) {
-  std::vector<blockdev::IoOp> ops;
-  for (uint64_t off = 0; off < size; off += Ceiling::kOpSize) {
-    ops.push_back({kind, DevOffset(base.value + off), buf + off,
-                   static_cast<size_t>(std::min(Ceiling::kOpSize, size - off))});
-  }
-  return ops;
+uint64_t FileSpan(const PatternOptions &o) {
+  return AlignUp(o.file_size, kBaselineOpSize);
 }
 
-}  // namespace
+} // namespace
 
-Result<std::unique_ptr<Ceiling>> Ceiling::Open(const std::string& path,
-                                               const PatternOptions& o) {
-  std::unique_ptr<Ceiling> c(new Ceiling(path, o));
-  uint64_t size = o.total_files() * FileSpan(o) + kOpSize;
-  {
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd.ok()) return Status::FromErrno(errno, "creating " + path);
-    if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-      return Status::FromErrno(errno, "sizing " + path);
-    }
-  }
+uint64_t Ceiling::WriterSpan(const PatternOptions &o) {
+  return static_cast<uint64_t>(o.files_per_writer) * FileSpan(o);
+}
+
+uint64_t Ceiling::FileBytes(const PatternOptions &o) {
+  return static_cast<uint64_t>(o.writers) * WriterSpan(o);
+}
+
+Result<std::unique_ptr<Ceiling>> Ceiling::Open(const BaselineFile &file,
+                                               const PatternOptions &o) {
+  std::unique_ptr<Ceiling> c(new Ceiling(o));
   blockdev::DeviceOptions dopt;
-  uint64_t ops_per_file = FileSpan(o) / kOpSize;
-  uint64_t depth = ops_per_file * static_cast<uint64_t>(std::max(o.writers, o.readers));
-  dopt.queue_depth = static_cast<unsigned>(std::clamp<uint64_t>(depth, 256, 32768));
-  SLOTFS_ASSIGN_OR_RETURN(c->device_, blockdev::OpenDevice(path, dopt));
+  dopt.queue_depth = kBaselineQueueDepth;
+  dopt.exclusive = false; // every thread opens the file
+  for (int t = 0; t < std::max(o.writers, o.readers); ++t) {
+    SLOTFS_ASSIGN_OR_RETURN(auto d, blockdev::OpenDevice(file.path(), dopt));
+    c->devices_.push_back(std::move(d));
+  }
   return c;
 }
 
-Ceiling::~Ceiling() {
-  device_.reset();
-  std::error_code ec;
-  std::filesystem::remove(path_, ec);
+DevOffset Ceiling::FileOffset(int writer, int index) const {
+  return DevOffset(static_cast<uint64_t>(writer) * WriterSpan(o_) +
+                   static_cast<uint64_t>(index) * FileSpan(o_));
 }
 
-DevOffset Ceiling::FileOffset(int writer, int index) const {
-  uint64_t n = static_cast<uint64_t>(writer) * static_cast<uint64_t>(o_.files_per_writer) +
-               static_cast<uint64_t>(index);
-  return DevOffset(n * FileSpan(o_));
+Status Ceiling::RunFile(blockdev::Device &device, blockdev::IoOp::Kind kind,
+                        DevOffset base, uint8_t *buf) {
+  std::vector<blockdev::IoOp> ops;
+  for (uint64_t off = 0; off < o_.file_size;) {
+    ops.clear();
+    for (unsigned q = 0; q < kBaselineQueueDepth && off < o_.file_size; ++q) {
+      size_t len =
+          static_cast<size_t>(std::min(kBaselineOpSize, o_.file_size - off));
+      ops.push_back({kind, DevOffset(base.value + off), buf + off, len});
+      off += len;
+    }
+    SLOTFS_RETURN_IF_ERROR(device.Run(ops));
+  }
+  return Status::Ok();
 }
 
 PhaseSample Ceiling::Write() {
-  return RunWorkers(o_.writers, [&](int w, PhaseSample* s) {
+  return RunWorkers(o_.writers, [&](int w, PhaseSample *s) {
     blockdev::AlignedBuffer buf(o_.file_size);
     FillRandom(buf.data(), o_.file_size, static_cast<uint64_t>(w) + 1);
     for (int i = 0; i < o_.files_per_writer && !Interrupted(); ++i) {
       StampFile(buf.data(), o_.file_size, w, i);
-      auto ops = FileOps(blockdev::IoOp::Kind::kWrite, FileOffset(w, i), buf.data(),
-                         o_.file_size);
       auto t0 = Clock::now();
-      Status st = device_->Run(ops);
+      Status st =
+          RunFile(*devices_[static_cast<size_t>(w)],
+                  blockdev::IoOp::Kind::kWrite, FileOffset(w, i), buf.data());
       s->latency_s.push_back(Seconds(Clock::now() - t0));
       if (!st.ok()) {
         s->Fail("device write: " + st.ToString());
@@ -82,18 +80,20 @@ PhaseSample Ceiling::Write() {
   });
 }
 
-PhaseSample Ceiling::Read() {
+PhaseSample Ceiling::Read(int readers) {
+  if (readers <= 0)
+    readers = o_.readers;
   const uint64_t total = o_.total_files();
-  return RunWorkers(o_.readers, [&](int r, PhaseSample* s) {
+  return RunWorkers(readers, [&](int r, PhaseSample *s) {
     blockdev::AlignedBuffer buf(o_.file_size);
     for (uint64_t k = static_cast<uint64_t>(r); k < total && !Interrupted();
-         k += static_cast<uint64_t>(o_.readers)) {
+         k += static_cast<uint64_t>(readers)) {
       int w = static_cast<int>(k % static_cast<uint64_t>(o_.writers));
       int i = static_cast<int>(k / static_cast<uint64_t>(o_.writers));
-      auto ops = FileOps(blockdev::IoOp::Kind::kRead, FileOffset(w, i), buf.data(),
-                         o_.file_size);
       auto t0 = Clock::now();
-      Status st = device_->Run(ops);
+      Status st =
+          RunFile(*devices_[static_cast<size_t>(r)],
+                  blockdev::IoOp::Kind::kRead, FileOffset(w, i), buf.data());
       s->latency_s.push_back(Seconds(Clock::now() - t0));
       if (!st.ok()) {
         s->Fail("device read: " + st.ToString());
@@ -110,4 +110,4 @@ PhaseSample Ceiling::Read() {
   });
 }
 
-}  // namespace slotfs::tools::bench
+} // namespace slotfs::tools::bench

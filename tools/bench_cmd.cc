@@ -3,7 +3,8 @@
 //   slotfs bench recovery    mount-to-ready after SIGKILL (bench_recovery.cc)
 //   slotfs bench scale       daemon RSS and files/s with a million files
 //                            (bench_scale.cc)
-//   slotfs bench throughput  ceiling vs slotfs vs ext4, LMCache pattern
+//   slotfs bench throughput  LMCache pattern: slotfs vs the raw device (fio
+//                            and the project's engine) vs a host directory
 //                            (bench_throughput.cc)
 //   slotfs bench metadata    create/stat/ls -l/unlink of many files
 //                            (bench_metadata.cc)
@@ -19,6 +20,7 @@
 #include <sstream>
 
 #include "common/log.h"
+#include "tools/bench_baseline.h"
 #include "tools/bench_modes.h"
 #include "tools/bench_scale.h"
 #include "tools/bench_util.h"
@@ -37,7 +39,8 @@ struct BenchArgs {
   bool ram = false, no_ram = false;
   std::string sizes, modes;
   int writers = 0, readers = 0, files_per_writer = 0, repeat = 0;
-  bool no_ext4 = false, quick = false, json = false;
+  bool no_ext4 = false, ext4_loop = false, quick = false, json = false;
+  std::string slot_size;
   std::string json_out;
 };
 
@@ -96,7 +99,12 @@ std::string Configure(const BenchArgs& a, bench::BenchOptions* o) {
       o->writers > 256 || o->readers > 256) {
     return "--writers, --readers (1..256) and --repeat must be positive";
   }
-  o->ext4 = !a.no_ext4;
+  o->ext4 = a.ext4_loop && !a.no_ext4;
+  if (!a.slot_size.empty()) {
+    auto v = ParseSize(a.slot_size);
+    if (!v.ok()) return "--slot-size: " + v.status().message();
+    o->slot_size = a.slot_size;
+  }
   o->log = o->dir + "/bench.log";
   return "";
 }
@@ -117,6 +125,16 @@ int RunBench(const BenchArgs& a) {
   }
   std::ofstream(o.log, std::ios::trunc).flush();
   bench::Report report;
+  if (a.mode != "metadata") {
+    o.fio_version = bench::FioVersion();
+    if (o.fio_version.empty()) {
+      std::string warning =
+          "fio is NOT installed: no fio rows, and the ceiling is not checked against fio "
+          "(apt-get install fio)";
+      std::fprintf(stderr, "slotfs bench: WARNING: %s\n", warning.c_str());
+      report.AddNote(warning);
+    }
+  }
   if (geteuid() != 0 && o.ext4) {
     o.ext4 = false;
     report.AddNote("ext4 skipped: loop devices and mount need root");
@@ -137,15 +155,19 @@ int RunBench(const BenchArgs& a) {
     if (!sizes.empty()) sizes += ',';
     sizes += std::to_string(s);
   }
-  char config[512];
-  std::snprintf(config, sizeof config,
-                "{\"sizes_mib\":[%s],\"writers\":%d,\"readers\":%d,\"files_per_writer\":%d,"
-                "\"target_mib\":%llu,\"repeat\":%d,\"modes\":[%s],\"ext4\":%s,"
-                "\"metadata_files\":%llu,\"metadata_threads\":%d,\"quick\":%s}",
-                sizes.c_str(), o.writers, o.readers, o.files_per_writer,
-                static_cast<unsigned long long>(o.target_mib), o.repeat, modes.c_str(),
-                o.ext4 ? "true" : "false", static_cast<unsigned long long>(o.meta_files),
-                o.meta_threads, a.quick ? "true" : "false");
+  // Option values are plain numbers or sizes ("64K": checked by ParseSize);
+  // the fio version is fio's own "fio-X.Y".
+  std::string config = bench::StrPrintf(
+      "{\"sizes_mib\":[%s],\"writers\":%d,\"readers\":%d,\"files_per_writer\":%d,"
+      "\"target_mib\":%llu,\"repeat\":%d,\"modes\":[%s],\"ext4_loop\":%s,"
+      "\"slot_size\":%s,\"fio\":%s,\"metadata_files\":%llu,\"metadata_threads\":%d,"
+      "\"quick\":%s}",
+      sizes.c_str(), o.writers, o.readers, o.files_per_writer,
+      static_cast<unsigned long long>(o.target_mib), o.repeat, modes.c_str(),
+      o.ext4 ? "true" : "false",
+      o.slot_size.empty() ? "null" : ("\"" + o.slot_size + "\"").c_str(),
+      o.fio_version.empty() ? "null" : ("\"" + o.fio_version + "\"").c_str(),
+      static_cast<unsigned long long>(o.meta_files), o.meta_threads, a.quick ? "true" : "false");
   report.SetConfigJson(config);
 
   Status st;
@@ -227,7 +249,13 @@ std::function<int()> AddBenchCommand(CLI::App& app) {
   cmd->add_option("--repeat", a->repeat, "Runs of everything; medians reported (default 3; "
                                          "recovery 5)");
   cmd->add_option("--modes", a->modes, "buffered,odirect (default both)");
-  cmd->add_flag("--no-ext4", a->no_ext4, "Skip the ext4-on-loop comparison");
+  cmd->add_flag("--ext4-loop", a->ext4_loop,
+                "Also compare with ext4 on a loop device over an image on the backing "
+                "filesystem (the host directory always runs)");
+  cmd->add_flag("--no-ext4", a->no_ext4, "Do not run ext4 on a loop device (the default)");
+  cmd->add_option("--slot-size", a->slot_size,
+                  "Slot size of the slotfs instances, passed to `slotfs format --slot-size` "
+                  "(default: format's default)");
   cmd->add_option("--files", a->files,
                   "metadata: files in the directory (default 100000); recovery, scale: "
                   "files in the filesystem (default 1000000)");

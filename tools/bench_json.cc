@@ -83,7 +83,26 @@ std::string Report::Json(const std::string& benchmark) const {
     for (const auto& [name, f] : fields) j += StrPrintf(",\"%s\":", name) + JsonStat(r.Values(f));
     j += ",\"gb_per_daemon_cpu_s\":" + JsonStat(r.GbPerDaemonCpu());
     j += ",\"ratio_vs_ceiling\":" + JsonNum(RatioTo(r, "ceiling", false));
+    j += ",\"ratio_vs_fio\":" + JsonNum(RatioTo(r, "fio", false));
+    j += ",\"ratio_vs_hostdir\":" + JsonNum(RatioTo(r, "hostdir", true));
     j += ",\"ratio_vs_ext4\":" + JsonNum(RatioTo(r, "ext4", true)) + "}";
+  }
+  // Per backing, size and phase: the ceiling over fio, and whether that
+  // makes the ceiling trusted.
+  j += "\n],\"baseline_trust\":[";
+  bool first = true;
+  for (const Row& r : rows_) {
+    if (r.key.section != "throughput" || r.key.system != "ceiling") continue;
+    double v = CeilingOverFio(r.key.backing, r.key.file_size, r.key.phase);
+    if (std::isnan(v)) continue;
+    j += first ? "\n" : ",\n";
+    first = false;
+    j += StrPrintf("{\"backing\":%s,\"file_size\":%llu,\"phase\":%s,"
+                   "\"ceiling_over_fio\":%s,\"trusted\":%s}",
+                   JsonEscape(r.key.backing).c_str(),
+                   static_cast<unsigned long long>(r.key.file_size),
+                   JsonEscape(r.key.phase).c_str(), JsonNum(v).c_str(),
+                   v >= kTrustedCeilingOverFio ? "true" : "false");
   }
   return j + "\n]}\n";
 }

@@ -28,7 +28,11 @@ struct BenchOptions {
   uint64_t target_mib = 384;  // bytes per phase when files_per_writer is 0
   int repeat = 3;
   std::vector<std::string> modes = {"buffered", "odirect"};
-  bool ext4 = true;
+  // Also ext4 on a loop device over an image (--ext4-loop). The host
+  // directory (a plain directory on the backing filesystem) always runs.
+  bool ext4 = false;
+  std::string slot_size;  // `slotfs format --slot-size`; "": format's default
+  std::string fio_version;  // "" when fio is not installed: no fio rows
   uint64_t meta_files = 100'000;
   int meta_threads = 4;
   std::string log;  // DIR/bench.log
@@ -55,14 +59,16 @@ void RemoveBackings(const std::vector<Backing>& backings);
 // phase moves about o.target_mib, at least 4 and at most 512).
 int FilesPerWriter(const BenchOptions& o, uint64_t size_mib);
 
-// Measures ceiling, slotfs and ext4 on every backing; rows go to `report`.
-// A phase's I/O errors are counted in its rows and noted, not fatal; a
-// filesystem that cannot be set up is an error (ext4 is skipped, with a
-// note, when loop devices are unavailable).
+// Measures the ceiling, fio (when installed), slotfs, the host directory
+// and (with o.ext4) ext4 on every backing; rows go to `report`. A phase's
+// I/O errors are counted in its rows and noted, not fatal; a filesystem that
+// cannot be set up is an error (ext4 is skipped, with a note, when loop
+// devices are unavailable).
 Status RunThroughput(const BenchOptions& o, const std::vector<Backing>& backings,
                      Report* report);
 // Creates, stats, lists (`ls -l`) and unlinks o.meta_files empty files in one
-// directory of slotfs and of ext4 on every backing.
+// directory of slotfs, of the host directory and (with o.ext4) of ext4 on
+// every backing.
 Status RunMetadata(const BenchOptions& o, const std::vector<Backing>& backings,
                    Report* report);
 

@@ -54,13 +54,16 @@ Status Unmount(const std::string& mnt, int seconds) {
 
 Result<std::unique_ptr<SlotfsInstance>> SlotfsInstance::Start(const std::string& work,
                                                               uint64_t image_size,
+                                                              const std::string& slot_size,
                                                               const std::string& log) {
   SLOTFS_RETURN_IF_ERROR(MakeDir(work + "/mnt"));
   std::unique_ptr<SlotfsInstance> s(
       new SlotfsInstance(work + "/slotfs.img", work + "/mnt", log));
   ::umount2(s->mnt_.c_str(), MNT_DETACH);  // a leftover of an interrupted run
   s->RemoveFiles();
-  if (RunSelf({"format", s->image_, "--size", std::to_string(image_size)}, log) != 0) {
+  std::vector<std::string> format = {"format", s->image_, "--size", std::to_string(image_size)};
+  if (!slot_size.empty()) format.insert(format.end(), {"--slot-size", slot_size});
+  if (RunSelf(format, log) != 0) {
     return Status::Error(EIO, "slotfs format " + s->image_ + " failed; see " + log);
   }
   s->pid_ = SpawnSelf({"mount", s->image_, s->mnt_, "-f", "--log-level", "warn"}, log);

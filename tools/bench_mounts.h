@@ -1,6 +1,6 @@
 // The filesystems `slotfs bench` measures, each set up fresh on a backing
 // directory and torn down by its destructor whatever happened in between:
-//   SlotfsInstance  a sparse image formatted by this binary and mounted by a
+//   SlotfsInstance  an image formatted by this binary and mounted by a
 //                   foreground daemon of this binary (`slotfs mount -f`);
 //   Ext4Instance    a sparse image on a loop device (direct I/O when the
 //                   backing filesystem allows it, so no second page cache
@@ -20,10 +20,12 @@ namespace slotfs::tools::bench {
 
 class SlotfsInstance {
  public:
-  // Formats WORK/slotfs.img (`image_size` bytes, 1 MiB slots) and mounts it
-  // on WORK/mnt. Format and daemon output go to `log`.
+  // Formats WORK/slotfs.img (`image_size` bytes; `slot_size` is passed to
+  // `slotfs format --slot-size`, "" for its default) and mounts it on
+  // WORK/mnt. Format and daemon output go to `log`.
   static Result<std::unique_ptr<SlotfsInstance>> Start(const std::string& work,
                                                        uint64_t image_size,
+                                                       const std::string& slot_size,
                                                        const std::string& log);
   ~SlotfsInstance();
   SlotfsInstance(const SlotfsInstance&) = delete;

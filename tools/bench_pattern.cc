@@ -197,4 +197,15 @@ PhaseSample UnlinkFiles(const std::string& dir, const PatternOptions& o) {
   });
 }
 
+uint64_t DropFileCaches(const std::string& dir, const PatternOptions& o) {
+  uint64_t failed = 0;
+  for (int w = 0; w < o.writers; ++w) {
+    for (int i = 0; i < o.files_per_writer; ++i) {
+      UniqueFd fd(::open(PathOf(dir, w, i).c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd.ok() || ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED) != 0) ++failed;
+    }
+  }
+  return failed;
+}
+
 }  // namespace slotfs::tools::bench

@@ -64,6 +64,10 @@ std::string PatternFileName(int writer, int index);
 PhaseSample WriteFiles(const std::string& dir, const PatternOptions& o);
 PhaseSample ReadFiles(const std::string& dir, const PatternOptions& o);
 PhaseSample UnlinkFiles(const std::string& dir, const PatternOptions& o);
+// Asks the kernel to drop the cached pages of every file of `o` in `dir`
+// (posix_fadvise DONTNEED; clean pages only, so sync first). The number of
+// files it could not open or advise.
+uint64_t DropFileCaches(const std::string& dir, const PatternOptions& o);
 
 // Fills `buf` with the stamps of file (writer, index); the bytes between
 // stamps are left as they are. REQUIRES: len is a multiple of 4096.

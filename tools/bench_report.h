@@ -1,9 +1,11 @@
 // Results of `slotfs bench throughput|metadata`: rows of repeated
 // measurements, summarized (median, min, max) and printed as a table for the
 // terminal (bench_report.cc) and as JSON (bench_json.cc). Ratios are
-// computed here: slotfs/ceiling and slotfs/ext4 (and ext4/ceiling) of the
-// medians of the row's rate — GB/s for phases that move bytes, files/s for
-// the others.
+// computed here: a row's rate over the ceiling's, fio's, the host
+// directory's and ext4's — GB/s for phases that move bytes, files/s for the
+// others — as the median of the per-run ratios (runs of one repetition side
+// by side), or the ratio of the medians when the rows' run counts differ.
+// The ceiling's ratio to fio says whether the ceiling is trusted.
 #pragma once
 
 #include <cmath>
@@ -17,9 +19,11 @@
 namespace slotfs::tools::bench {
 
 // Identifies a row. section: "throughput" or "metadata"; backing: a label
-// ("disk", "ram"); system: "ceiling", "slotfs" or "ext4"; mode: "odirect",
-// "buffered" or ""; phase: "write", "read", "unlink", "create", "stat",
-// "ls -l cold", "ls -l warm".
+// ("disk", "ram"); system: "ceiling" (the project's engine on the raw
+// baseline file), "fio", "slotfs", "hostdir" (a plain directory of the
+// backing filesystem) or "ext4" (on a loop device); mode: "odirect",
+// "buffered" or "" (ceiling, fio); phase: "write", "read", "read qd1" (one
+// reader), "unlink", "create", "stat", "ls -l cold", "ls -l warm".
 struct RowKey {
   std::string section, backing;
   uint64_t file_size = 0;
@@ -43,6 +47,10 @@ struct Measurement {
   // bytes.
   static Measurement Of(const PhaseSample& s);
 };
+
+// A self-built baseline is trusted when it reaches this fraction of fio's
+// rate in the same run (DESIGN.md §8).
+inline constexpr double kTrustedCeilingOverFio = 0.85;
 
 struct Row {
   RowKey key;
@@ -89,8 +97,13 @@ class Report {
 
  private:
   const Row* Find(const RowKey& key) const;
-  // Median rate of `row` over that of the row `other`, or NAN.
+  // `row`'s rate over that of `system`'s row of the same section, backing,
+  // size and phase (and mode, with same_mode), or NAN.
   double RatioTo(const Row& row, const std::string& system, bool same_mode) const;
+  // The ceiling's rate over fio's for one phase, or NAN.
+  double CeilingOverFio(const std::string& backing, uint64_t file_size,
+                        const std::string& phase) const;
+  bool HasSystem(const std::string& section, const std::string& system) const;
   void PrintThroughput(FILE* out, const BackingInfo& b) const;
   void PrintMetadata(FILE* out, const BackingInfo& b) const;
 
