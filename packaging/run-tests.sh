@@ -5,7 +5,9 @@
 #
 # Environment: SLOTFS_BUILD_DIR (default build), SLOTFS_TEST_JOBS (ctest -j,
 # default 1; mount tests are RUN_SERIAL anyway), CMAKE_BUILD_TYPE (default
-# RelWithDebInfo).
+# RelWithDebInfo). SLOTFS_SANITIZE=1 instead builds a Debug build with
+# AddressSanitizer and UndefinedBehaviorSanitizer (assertions live) into
+# build-asan and runs the unit tests (label "unit") under it.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,6 +15,18 @@ cd "$root"
 # shellcheck source=packaging/deps.sh
 source packaging/deps.sh
 slotfs_install_deps
+
+if [[ "${SLOTFS_SANITIZE:-0}" == 1 ]]; then
+  build=${SLOTFS_BUILD_DIR:-build-asan}
+  san="-fsanitize=address,undefined -fno-omit-frame-pointer"
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_CXX_FLAGS="$san" -DCMAKE_C_FLAGS="$san" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+  cmake --build "$build" -j "$(nproc)"
+  export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  ctest --test-dir "$build" --output-on-failure -L unit -j "$(nproc)" --timeout 900
+  exit $?
+fi
 
 build=${SLOTFS_BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}"
