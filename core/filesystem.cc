@@ -320,6 +320,10 @@ Result<Attr> Filesystem::SetAttr(InodeNo ino, const SetAttrRequest& req,
     if (req.size) {
       if (IsDir(row.mode)) return Status::Error(EISDIR, "truncate of a directory");
       SLOTFS_RETURN_IF_ERROR(TruncateLocked(*inode, *req.size));
+      // truncate(2) by path has no close to follow it: this version is
+      // complete now, and commits in the next round (even when a version
+      // frozen by an earlier close is committing meanwhile).
+      if (!of) SLOTFS_RETURN_IF_ERROR(FreezeLocked(*inode));
       row.mtime_ns = inode->row.mtime_ns;
       row.ctime_ns = inode->row.ctime_ns;
     }

@@ -75,5 +75,46 @@ TEST_F(CommitRaceTest, VersionFrozenDuringACommitKeepsItsSlots) {
   EXPECT_EQ(fs_->counters().checksum_failures.load(), 0u);
 }
 
+// truncate(2) by path of a file whose close is still waiting for its group
+// commit: the truncation has no close of its own, and was left behind when
+// the committer took the earlier version (found by the fsx tester).
+TEST_F(CommitRaceTest, TruncateByPathWhileTheCloseCommitsIsKept) {
+  InodeNo ino = WriteFile(kRootInode, "t", Pattern(100, 5));  // closed, not committed
+  SetAttrRequest r;
+  r.size = 35;
+  ASSERT_TRUE(fs_->SetAttr(ino, r, nullptr).ok());
+  Remount();
+  auto attr = fs_->GetAttr(ino);
+  ASSERT_TRUE(attr.ok());
+  EXPECT_EQ(attr->size, 35u);
+  auto want = Pattern(100, 5);
+  want.resize(35);
+  EXPECT_EQ(ReadAll(ino), want);
+}
+
+TEST_F(CommitRaceTest, TruncateByPathAfterTheCloseWasTakenIsKept) {
+  InodeNo ino = WriteFile(kRootInode, "u", Pattern(3 * kSlot, 6));
+  // The close's version is committing when the truncate lands.
+  ASSERT_TRUE(fs_->Shutdown().ok());
+  fs_.reset();
+  Mount(/*faulty=*/true);
+  ASSERT_NE(fault_, nullptr);
+  auto of = fs_->Open(ino, O_RDWR);
+  ASSERT_TRUE(of.ok());
+  WriteSlot(*of.value(), 0, 7);
+  fs_->Release(std::move(of.value()));  // frozen and queued
+  fault_->OnNextFlush([&] {
+    SetAttrRequest r;
+    r.size = kSlot + 10;
+    ASSERT_TRUE(fs_->SetAttr(ino, r, nullptr).ok());
+  });
+  ASSERT_TRUE(fs_->CommitNow().ok());
+  Remount();
+  auto want = Pattern(kSlot, 7);
+  auto rest = Pattern(3 * kSlot, 6);
+  want.insert(want.end(), rest.begin() + kSlot, rest.begin() + kSlot + 10);
+  EXPECT_EQ(ReadAll(ino), want);
+}
+
 }  // namespace
 }  // namespace slotfs::core::testing
