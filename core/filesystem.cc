@@ -305,11 +305,13 @@ Result<Attr> Filesystem::SetAttr(InodeNo ino, const SetAttrRequest& req,
   }
   if (dir) return SetAttrDir(ino, req);
   std::shared_ptr<ActiveInode> inode;
+  bool closed = false;  // by path, and nobody has the file open
   if (of) {
     inode = of->inode;
   } else {
     std::lock_guard lock(table_mu_);
     SLOTFS_ASSIGN_OR_RETURN(inode, LoadLocked(ino));
+    closed = inode->open_count == 0;
   }
   Result<Attr> out = [&]() -> Result<Attr> {
     std::unique_lock lock(inode->mu);
@@ -320,10 +322,11 @@ Result<Attr> Filesystem::SetAttr(InodeNo ino, const SetAttrRequest& req,
     if (req.size) {
       if (IsDir(row.mode)) return Status::Error(EISDIR, "truncate of a directory");
       SLOTFS_RETURN_IF_ERROR(TruncateLocked(*inode, *req.size));
-      // truncate(2) by path has no close to follow it: this version is
-      // complete now, and commits in the next round (even when a version
-      // frozen by an earlier close is committing meanwhile).
-      if (!of) SLOTFS_RETURN_IF_ERROR(FreezeLocked(*inode));
+      // truncate(2) of a closed file has no close to follow it: this
+      // version is complete now, and commits in the next round (even when
+      // a version frozen by the last close is committing meanwhile). An
+      // open file's next close freezes it.
+      if (closed) SLOTFS_RETURN_IF_ERROR(FreezeLocked(*inode));
       row.mtime_ns = inode->row.mtime_ns;
       row.ctime_ns = inode->row.ctime_ns;
     }
