@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "core/filesystem.h"
+#include "core/lmcache_sizing.h"
 
 namespace slotfs::core {
 namespace {
@@ -103,6 +104,18 @@ Status Filesystem::ReleaseQuarantine() {
   return Status::Ok();
 }
 
+void Filesystem::WarnLmcacheEvictionOnce(const std::string& name) {
+  if (lmcache_warned_.exchange(true)) return;
+  const LmcacheSizing rec =
+      RecommendLmcacheSize(sb_.slot_count, slot_size_, config_.evict_low_pct);
+  Log()->warn(
+      "evicting LMCache entry '{}': LMCache keeps its own index and does not notice a file "
+      "removed behind its back (some versions then return the entry as a hit with bytes that "
+      "were never read). Keep LMCache's max_local_disk_size at or below {:.2f} (GiB; see "
+      "`slotfs info MOUNTPOINT`), or mount with evict=none. Logged once per mount.",
+      name, rec.max_local_disk_size_gib);
+}
+
 Result<uint64_t> Filesystem::EvictLocked(uint64_t slots_wanted,
                                          std::vector<DroppedName>* dropped) {
   SLOTFS_RETURN_IF_ERROR(FlushAccessTimes());
@@ -142,6 +155,7 @@ Result<uint64_t> Filesystem::EvictLocked(uint64_t slots_wanted,
       freed += slots;
       counters_.evictions.fetch_add(1, std::memory_order_relaxed);
       counters_.evicted_bytes.fetch_add(c.size, std::memory_order_relaxed);
+      if (IsLmcacheEntryName(c.name)) WarnLmcacheEvictionOnce(c.name);
       dropped->push_back({c.parent, c.name});
     }
   }

@@ -382,6 +382,9 @@ class Filesystem {
   Result<bool> MakeRoom(uint64_t slots);
   // Invalidates the kernel's entries for `names` (evictor thread).
   void NotifyDropped(std::vector<DroppedName> names);
+  // The first eviction of an LMCache entry in this mount logs a warning
+  // naming the LMCache setting that prevents it.
+  void WarnLmcacheEvictionOnce(const std::string& name);
   uint64_t HighWatermarkSlots() const;
   uint64_t LowWatermarkSlots() const;
 
@@ -440,6 +443,7 @@ class Filesystem {
   std::condition_variable evict_cv_;        // with drop_mu_
   bool evict_kick_ = false, evict_stop_ = false;  // drop_mu_
   std::thread evictor_;
+  std::atomic<bool> lmcache_warned_{false};
 
   std::mutex stats_mu_;  // guards the cached counts below
   std::chrono::steady_clock::time_point counted_at_{};

@@ -1,6 +1,8 @@
 // core::RecommendLmcacheSize (see lmcache_sizing.h for the derivation).
 #include "core/lmcache_sizing.h"
 
+#include "core/lmcache_keys.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -27,12 +29,6 @@ LmcacheSizing RecommendLmcacheSize(uint64_t slot_count, uint64_t slot_size,
   return s;
 }
 
-bool IsLmcacheEntryName(std::string_view name) {
-  constexpr std::string_view kSuffix = ".pt";
-  if (name.size() <= kSuffix.size() || name.substr(name.size() - kSuffix.size()) != kSuffix) {
-    return false;
-  }
-  return std::count(name.begin(), name.end(), '@') >= 4;
-}
+bool IsLmcacheEntryName(std::string_view name) { return ParseLmcacheFileName(name).has_value(); }
 
 }  // namespace slotfs::core

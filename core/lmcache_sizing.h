@@ -47,8 +47,7 @@ LmcacheSizing RecommendLmcacheSize(uint64_t slot_count, uint64_t slot_size,
                                    unsigned evict_low_pct,
                                    uint64_t min_entry = kDefaultLmcacheMinEntry);
 
-// True if `name` looks like an LMCache local-disk entry
-// ("MODEL@WS@WORKER@HASH@DTYPE.pt").
+// True if `name` is an LMCache local-disk entry (ParseLmcacheFileName).
 bool IsLmcacheEntryName(std::string_view name);
 
 }  // namespace slotfs::core

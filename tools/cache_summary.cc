@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "tools/lmcache_keys.h"
+#include "core/lmcache_keys.h"
 
 namespace slotfs::tools {
 namespace {
@@ -55,7 +55,7 @@ void CacheSummarizer::AddFile(const meta::ScannedEntry& f) {
   Consider(&lra_, f, f.atime_ns, true);
   Consider(&mra_, f, f.atime_ns, false);
 
-  std::optional<LmcacheKey> key = ParseLmcacheFileName(f.name);
+  std::optional<core::LmcacheKey> key = core::ParseLmcacheFileName(f.name);
   if (!key) return Account(&s_.other, f);
   auto it = s_.models.find(key->model);
   if (it == s_.models.end()) {

@@ -16,6 +16,8 @@
 #include <sstream>
 
 #include "common/json.h"
+#include "core/filesystem.h"
+#include "core/lmcache_sizing.h"
 #include "tools/cache_summary.h"
 #include "tools/cli_util.h"
 #include "tools/commands.h"
@@ -30,7 +32,62 @@ struct InfoArgs {
   std::string target;
   std::string db;
   bool json = false;
+  std::string lmcache_min_entry = "32K";
 };
+
+// What `info` says about sizing LMCache and about space use: one source
+// (core::RecommendLmcacheSize) for the text and the JSON.
+struct SizingView {
+  core::LmcacheSizing lmcache;
+  unsigned low_pct = 0;
+  bool watermarks_assumed = false;  // offline: the mount's defaults
+  double space_efficiency = 0;      // logical bytes / bytes held; 0 when empty
+};
+
+SizingView Sizing(uint64_t slot_count, uint64_t slot_size, unsigned low_pct, bool assumed,
+                  uint64_t min_entry, uint64_t bytes, uint64_t slots_used) {
+  SizingView v;
+  v.lmcache = core::RecommendLmcacheSize(slot_count, slot_size, low_pct, min_entry);
+  v.low_pct = low_pct;
+  v.watermarks_assumed = assumed;
+  const double held = static_cast<double>(slots_used) * static_cast<double>(slot_size);
+  v.space_efficiency = held > 0 ? static_cast<double>(bytes) / held : 0;
+  return v;
+}
+
+std::string Derivation(const SizingView& v) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "%llu slots at or below the %u%% low eviction watermark%s, divided by the worst "
+                "slot rounding of entries of at least %s (%.3fx), in GiB (1024^3) as LMCache reads "
+                "it, rounded down",
+                (unsigned long long)v.lmcache.budget_slots, v.low_pct,
+                v.watermarks_assumed ? " (the mount default)" : "",
+                FormatSize(v.lmcache.min_entry).c_str(), v.lmcache.worst_ratio);
+  return buf;
+}
+
+void AddSizingJson(const SizingView& v, Json* j) {
+  Json l;
+  l["max_local_disk_size"] = v.lmcache.max_local_disk_size_gib;
+  l["max_bytes"] = v.lmcache.max_bytes;
+  l["min_entry"] = v.lmcache.min_entry;
+  l["worst_case_ratio"] = v.lmcache.worst_ratio;
+  l["budget_slots"] = v.lmcache.budget_slots;
+  l["low_watermark_pct"] = v.low_pct;
+  l["derivation"] = Derivation(v);
+  (*j)["lmcache"] = l;
+  (*j)["space_efficiency"] = v.space_efficiency;
+}
+
+void PrintSizing(const SizingView& v) {
+  std::printf("lmcache      max_local_disk_size: %.2f  (%s)\n",
+              v.lmcache.max_local_disk_size_gib, Derivation(v).c_str());
+  if (v.space_efficiency > 0) {
+    std::printf("space        %.3f of the space held is file bytes (slot rounding)\n",
+                v.space_efficiency);
+  }
+}
 
 // ------------------------------------------------------------ formatting
 
@@ -155,7 +212,7 @@ void PrintJson(const Json& j) {
 
 // ------------------------------------------------------------ offline
 
-int RunOffline(const InfoArgs& a) {
+int RunOffline(const InfoArgs& a, uint64_t min_entry) {
   blockdev::DeviceOptions dopt;
   dopt.exclusive = false;
   dopt.read_only = true;
@@ -183,6 +240,8 @@ int RunOffline(const InfoArgs& a) {
   }
   const CacheSummary& s = sum.value();
   std::string uuid = blockdev::UuidToString(sb.uuid);
+  const SizingView sizing = Sizing(sb.slot_count, sb.slot_size, core::CoreConfig().evict_low_pct,
+                                   /*assumed=*/true, min_entry, s.bytes, s.slots);
   if (a.json) {
     Json j;
     j["mode"] = "offline";
@@ -198,6 +257,7 @@ int RunOffline(const InfoArgs& a) {
     j["bytes"] = s.bytes;
     j["slots_used"] = s.slots;
     j["slots_free"] = sb.slot_count - std::min(s.slots, sb.slot_count);
+    AddSizingJson(sizing, &j);
     AddSummaryJson(s, &j);
     PrintJson(j);
     return kExitOk;
@@ -212,6 +272,7 @@ int RunOffline(const InfoArgs& a) {
       FormatSize(s.slots * sb.slot_size).c_str(),
       (unsigned long long)(sb.slot_count - std::min(s.slots, sb.slot_count)),
       (unsigned long long)s.files, FormatSize(s.bytes).c_str(), (unsigned long long)s.directories);
+  PrintSizing(sizing);
   PrintSummary(s);
   return kExitOk;
 }
@@ -334,7 +395,7 @@ void PrintLiveStats(const std::string& mnt, const Json& st) {
   }
 }
 
-int RunLive(const InfoArgs& a, const std::string& mnt) {
+int RunLive(const InfoArgs& a, const std::string& mnt, uint64_t min_entry) {
   std::string stats_path = mnt + "/.slotfs/stats";
   std::ifstream in(stats_path);
   std::stringstream text;
@@ -358,6 +419,10 @@ int RunLive(const InfoArgs& a, const std::string& mnt) {
     PrintError("cannot scan the database of " + mnt + ": " + sum.status().message());
     return kExitFailure;
   }
+  const SizingView sizing =
+      Sizing(U(stats, "/slots/total"), U(stats, "/slot_size"),
+             static_cast<unsigned>(U(stats, "/eviction/low_watermark_pct")), /*assumed=*/false,
+             min_entry, sum->bytes, sum->slots);
   if (a.json) {
     Json j;
     j["mode"] = "live";
@@ -369,16 +434,24 @@ int RunLive(const InfoArgs& a, const std::string& mnt) {
     j["directories"] = sum->directories;
     j["bytes"] = sum->bytes;
     j["stats"] = stats;
+    AddSizingJson(sizing, &j);
     AddSummaryJson(sum.value(), &j);
     PrintJson(j);
     return kExitOk;
   }
   PrintLiveStats(mnt, stats);
+  PrintSizing(sizing);
   PrintSummary(sum.value());
   return kExitOk;
 }
 
 int RunInfo(const InfoArgs& a) {
+  auto min_entry = ParseSize(a.lmcache_min_entry);
+  if (!min_entry.ok() || min_entry.value() == 0) {
+    PrintError("--lmcache-min-entry: " +
+               (min_entry.ok() ? std::string("must be > 0") : min_entry.status().message()));
+    return kExitUsage;
+  }
   std::string path = AbsolutePath(a.target);
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -386,13 +459,13 @@ int RunInfo(const InfoArgs& a) {
     struct stat cst;
     bool has_stats = ::stat((path + "/.slotfs/stats").c_str(), &cst) == 0;
     if (type.rfind("fuse", 0) == 0 && (type == "fuse.slotfs" || has_stats)) {
-      return RunLive(a, path);
+      return RunLive(a, path, min_entry.value());
     }
     PrintError(path + " is a directory but not a slotfs mount point (no " + path +
                "/.slotfs/stats); give the device or image file, or the mount point");
     return kExitFailure;
   }
-  return RunOffline(a);
+  return RunOffline(a, min_entry.value());
 }
 
 }  // namespace
@@ -408,6 +481,9 @@ std::function<int()> AddInfoCommand(CLI::App& app) {
       ->required();
   cmd->add_option("--db", args->db, "Database path");
   cmd->add_flag("--json", args->json, "Print JSON");
+  cmd->add_option("--lmcache-min-entry", args->lmcache_min_entry,
+                  "Smallest entry LMCache writes, for the max_local_disk_size recommendation "
+                  "(default 32K; raise it to your model's smallest chunk for a larger limit)");
   return [args] { return RunInfo(*args); };
 }
 

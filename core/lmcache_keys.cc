@@ -1,9 +1,9 @@
 // Parsing LMCache local-disk file names (see lmcache_keys.h).
-#include "tools/lmcache_keys.h"
+#include "core/lmcache_keys.h"
 
 #include <vector>
 
-namespace slotfs::tools {
+namespace slotfs::core {
 namespace {
 
 constexpr std::string_view kSuffix = ".pt";
@@ -103,4 +103,4 @@ std::optional<LmcacheKey> ParseLmcacheFileName(std::string_view name) {
   return std::nullopt;
 }
 
-}  // namespace slotfs::tools
+}  // namespace slotfs::core

@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-namespace slotfs::tools {
+namespace slotfs::core {
 
 struct LmcacheKey {
   std::string model;  // as it appears in the file name
@@ -35,4 +35,4 @@ struct LmcacheKey {
 // after the shortest model prefix that makes the rest valid.
 std::optional<LmcacheKey> ParseLmcacheFileName(std::string_view name);
 
-}  // namespace slotfs::tools
+}  // namespace slotfs::core

@@ -1,11 +1,11 @@
-// tools::ParseLmcacheFileName: LMCache local-disk file names, good and bad.
-#include "tools/lmcache_keys.h"
+// core::ParseLmcacheFileName: LMCache local-disk file names, good and bad.
+#include "core/lmcache_keys.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace slotfs::tools {
+namespace slotfs::core {
 namespace {
 
 TEST(LmcacheKeysTest, ParsesAPlainKey) {
@@ -110,4 +110,4 @@ TEST(LmcacheKeysTest, NamesWithBinaryBytesDoNotCrash) {
 }
 
 }  // namespace
-}  // namespace slotfs::tools
+}  // namespace slotfs::core
