@@ -76,19 +76,22 @@ else
   wait "$probe_pid" || die "a test write/read on $mnt failed; unmount it with 'fusermount3 -u $mnt' and check the daemon's syslog lines"
 fi
 
-# Capacity in decimal GB (LMCache's unit), and a limit leaving ~10% headroom.
-read -r blocks bsize < <(stat -f -c '%b %S' "$mnt")
-cap_gb=$(awk -v b="$blocks" -v s="$bsize" 'BEGIN { printf "%.2f", b * s / 1e9 }')
-max_gb=$(awk -v b="$blocks" -v s="$bsize" 'BEGIN { printf "%.1f", int(b * s * 0.9 / 1e8) / 10 }')
+# LMCache's limit: what `slotfs info` recommends (GiB, as LMCache reads
+# max_local_disk_size), under which slotfs never has to evict.
+read -r cap_gib max_gib < <("$bin" info "$mnt" --json | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+s = j["stats"]
+print("%.2f %.2f" % (s["slots"]["total"] * s["slot_size"] / 2**30, j["lmcache"]["max_local_disk_size"]))')
 
 cat <<MSG
 
-slotfs is mounted at $mnt (image $img, ${cap_gb} GB of slots, database $img.db).
+slotfs is mounted at $mnt (image $img, ${cap_gib} GiB of slots, database $img.db).
 
 LMCache configuration (local-disk backend, unchanged):
 
   local_disk: "file://$mnt/"
-  max_local_disk_size: $max_gb
+  max_local_disk_size: $max_gib     # from: slotfs info $mnt (never makes slotfs evict)
   extra_config:
     use_odirect: true
 
