@@ -1,7 +1,11 @@
 // fs::Session: FUSE session set-up, mount, daemonizing and the request loop.
 #include "fs/session.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <sys/sysmacros.h>
 
 #include <algorithm>
@@ -126,10 +130,10 @@ namespace {
 // processed INIT (and applied its own readahead cap), which needs the
 // request loop running.
 void RaiseReadahead(std::string mountpoint, unsigned kb) {
-  struct stat st;
-  if (::stat(mountpoint.c_str(), &st) != 0) return;
-  std::string path = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" +
-                     std::to_string(minor(st.st_dev)) + "/read_ahead_kb";
+  MountProbe probe = ProbeMountFromChild(mountpoint);
+  if (!probe.ok) return;
+  std::string path = "/sys/class/bdi/" + std::to_string(major(probe.dev)) + ":" +
+                     std::to_string(minor(probe.dev)) + "/read_ahead_kb";
   FILE* f = std::fopen(path.c_str(), "w");
   bool ok = f != nullptr && std::fprintf(f, "%u\n", kb) > 0;
   if (f != nullptr && std::fclose(f) != 0) ok = false;
@@ -142,6 +146,50 @@ void RaiseReadahead(std::string mountpoint, unsigned kb) {
 }
 
 }  // namespace
+
+MountProbe ProbeMountFromChild(const std::string& mountpoint) {
+  MountProbe out;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return out;
+  const char* path = mountpoint.c_str();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return out;
+  }
+  if (pid == 0) {
+    // Async-signal-safe calls only. Keep nothing but the pipe: holding the
+    // daemon's /dev/fuse descriptor would keep a dead daemon's mount alive.
+    if (fds[1] != 3 && ::dup2(fds[1], 3) < 0) ::_exit(1);
+    ::close_range(4, ~0U, 0);
+    MountProbe p;
+    struct statfs sfs;
+    struct stat st;
+    if (::statfs(path, &sfs) == 0 && ::stat(path, &st) == 0) {
+      p.ok = true;
+      p.f_type = static_cast<uint64_t>(sfs.f_type);
+      p.dev = st.st_dev;
+    }
+    ssize_t w = ::write(3, &p, sizeof p);
+    ::_exit(w == static_cast<ssize_t>(sizeof p) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  MountProbe p;
+  size_t got = 0;
+  while (got < sizeof p) {
+    ssize_t n = ::read(fds[0], reinterpret_cast<char*>(&p) + got, sizeof p - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (got == sizeof p) out = p;
+  return out;
+}
 
 int Session::Run() {
   if (options_.read_ahead_kb > 0) {

@@ -3,6 +3,8 @@
 // headers (with fuse_ops.cc).
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +33,19 @@ struct SessionOptions {
 // without mounting: EINVAL (libfuse prints which option to stderr) for one
 // libfuse does not know. For a usage check before anything is opened.
 Status ValidateFuseOptions(const SessionOptions& options);
+
+// What the kernel reports for `mountpoint`: its filesystem type (statfs
+// f_type) and device (st_dev); ok is false if either call failed. Asked
+// from a child process that holds no other descriptor, never from the
+// daemon's own threads: a thread of the serving process waiting on a
+// request to its own mount cannot die on SIGKILL until the request is
+// answered, and no worker is left to answer it, so the mount would hang.
+struct MountProbe {
+  bool ok = false;
+  uint64_t f_type = 0;
+  dev_t dev = 0;
+};
+MountProbe ProbeMountFromChild(const std::string& mountpoint);
 
 class Session {
  public:

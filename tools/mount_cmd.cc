@@ -103,7 +103,7 @@ Status DetachStaleMount(const std::string& mountpoint) {
 }
 
 // Signals readiness once the mount serves requests: a statfs() of the mount
-// point goes through the kernel to this daemon (FUSE INIT, then STATFS,
+// point (made by a child process) goes through the kernel to this daemon (FUSE INIT, then STATFS,
 // which the kernel never answers from a cache), so when it returns a FUSE
 // filesystem on a device other than the directory's the request loop is
 // live. Then writes "1" to `ready_fd` (daemon mode: the waiting parent) and
@@ -111,11 +111,10 @@ Status DetachStaleMount(const std::string& mountpoint) {
 // nothing is signalled. Closes `ready_fd` either way. Runs on its own
 // thread during Session::Run().
 void SignalWhenServing(const std::string& mountpoint, dev_t unmounted_dev, int ready_fd) {
-  constexpr decltype(statfs::f_type) kFuseSuperMagic = 0x65735546;
-  struct statfs sfs;
-  struct stat st;
-  bool serving = ::statfs(mountpoint.c_str(), &sfs) == 0 && sfs.f_type == kFuseSuperMagic &&
-                 ::stat(mountpoint.c_str(), &st) == 0 && st.st_dev != unmounted_dev;
+  constexpr uint64_t kFuseSuperMagic = 0x65735546;
+  // From a child process: see fs::ProbeMountFromChild.
+  fs::MountProbe probe = fs::ProbeMountFromChild(mountpoint);
+  bool serving = probe.ok && probe.f_type == kFuseSuperMagic && probe.dev != unmounted_dev;
   if (serving) {
     if (ready_fd >= 0) {
       ssize_t w = ::write(ready_fd, "1", 1);
